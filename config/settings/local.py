@@ -1,0 +1,7 @@
+"""Development: `make run`. SQLite, in-process tasks and console email unless the env says otherwise."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)
+ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=True)

@@ -1,0 +1,20 @@
+"""pytest settings: fast hashing, in-process tasks, local-memory cache and email."""
+
+from .base import *  # noqa: F403
+from .base import CONTENT_SECURITY_POLICY, OAUTH2_PROVIDER
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key"  # noqa: S105
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = "memory://"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+LANGUAGE_CODE = "fi"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY
+OAUTH2_PROVIDER = OAUTH2_PROVIDER

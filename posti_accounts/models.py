@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class RequiredAction(models.TextChoices):
+    """Things a user must do before using the portal, in the order they are asked."""
+
+    VERIFY_EMAIL = "verify_email", _("Verify your email address")
+    UPDATE_PASSWORD = "update_password", _("Set a new password")
+    CHECK_DETAILS = "check_details", _("Check your details")
+
+
+# Each required action is a boolean column so that campaigns and migration can set it on
+# millions of rows with one set-based UPDATE, and audiences can filter on it with an index,
+# on SQLite and PostgreSQL alike. `User.required_actions` presents them as a list.
+REQUIRED_ACTION_FIELDS: dict[str, str] = {
+    RequiredAction.VERIFY_EMAIL: "requires_verify_email",
+    RequiredAction.UPDATE_PASSWORD: "requires_update_password",
+    RequiredAction.CHECK_DETAILS: "requires_check_details",
+}
+
+
+class Language(models.TextChoices):
+    FI = "fi", _("Finnish")
+    SV = "sv", _("Swedish")
+    EN = "en", _("English")
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        return (email or "").strip().lower()
+
+    def get_by_natural_key(self, username: str) -> User:
+        # Emails are stored lowercased (a check constraint), so an exact match uses the index.
+        return self.get(email=self.normalize_email(username))
+
+    def _create_user(self, email: str, password: str | None, **extra) -> User:
+        if not email:
+            raise ValueError("The email address must be set")
+        user = self.model(email=self.normalize_email(email), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        """Low-level create. Application code uses `posti_accounts.services.user_create`,
+        which also creates the allauth EmailAddress row and an audit event."""
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        user = self._create_user(email, password, **extra)
+        from allauth.account.models import EmailAddress
+
+        EmailAddress.objects.update_or_create(
+            user=user, email=user.email, defaults={"primary": True, "verified": True}
+        )
+        return user
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(_("email address"), max_length=254, unique=True)
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    phone = models.CharField(
+        _("phone number"), max_length=32, blank=True, help_text=_("In international format.")
+    )
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=5, choices=Language.choices, default=Language.FI
+    )
+    uuid = models.UUIDField(_("public identifier"), default=uuid.uuid4, unique=True, editable=False)
+    requires_verify_email = models.BooleanField(_("must verify email"), default=False)
+    requires_update_password = models.BooleanField(_("must set a new password"), default=False)
+    requires_check_details = models.BooleanField(_("must check details"), default=False)
+    details_confirmed_at = models.DateTimeField(_("details confirmed at"), null=True, blank=True)
+    password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
+    is_staff = models.BooleanField(_("staff status"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+
+    objects = UserManager()
+
+    EMAIL_FIELD = "email"
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(email=Lower("email")), name="user_email_lowercase"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["last_name", "first_name"], name="user_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = UserManager.normalize_email(self.email)
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = UserManager.normalize_email(self.email)
+        super().save(*args, **kwargs)
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self) -> str:
+        return self.first_name or self.email
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.email
+
+    @property
+    def required_actions(self) -> list[str]:
+        return [action for action, field in REQUIRED_ACTION_FIELDS.items() if getattr(self, field)]
+
+
+class AuditEvent(models.Model):
+    """Who did what to whom, when. Written in the same transaction as the change.
+
+    Never holds a password, token, OTP or legacy hash: `posti_accounts.audit.audit_event_record`
+    scrubs `details` before saving.
+    """
+
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("target user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        verbose_name=_("organization"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["target_user", "-created_at"], name="audit_target_time_idx"),
+            models.Index(fields=["organization", "-created_at"], name="audit_org_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
