@@ -1,0 +1,165 @@
+"""Writes for users and their own details. Every function takes keyword-only arguments and
+records an audit event in the same transaction as its change."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .audit import audit_event_record
+from .errors import ApplicationError
+from .models import REQUIRED_ACTION_FIELDS, RequiredAction, User, UserManager
+
+MSG_EMAIL_TAKEN = _("An account with this email address already exists.")
+MSG_UNKNOWN_ACTION = _("Unknown required action.")
+
+
+def _hook(path: str, **kwargs: Any) -> None:
+    """Call `module:function` of another app if that app provides it (outward hook)."""
+    module_name, func_name = path.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        return
+    func = getattr(module, func_name, None)
+    if func is not None:
+        func(**kwargs)
+
+
+@transaction.atomic
+def user_create(
+    *,
+    email: str,
+    password: str | None = None,
+    first_name: str = "",
+    last_name: str = "",
+    phone: str = "",
+    preferred_language: str = "fi",
+    email_verified: bool = False,
+    required_actions: list[str] | None = None,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
+    is_staff: bool = False,
+) -> User:
+    """Create a user with its allauth EmailAddress row (the two always exist together)."""
+    email = UserManager.normalize_email(email)
+    if User.objects.filter(email=email).exists():
+        raise ApplicationError(MSG_EMAIL_TAKEN, code="email_taken")
+    user = User(
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
+        preferred_language=preferred_language,
+        is_staff=is_staff,
+    )
+    for action in required_actions or []:
+        setattr(user, REQUIRED_ACTION_FIELDS[action], True)
+    if password:
+        user.set_password(password)
+        user.password_changed_at = timezone.now()
+    else:
+        user.set_unusable_password()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:  # lost a race with another request for the same email
+        raise ApplicationError(MSG_EMAIL_TAKEN, code="email_taken") from exc
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=email_verified)
+    audit_event_record(
+        actor=actor,
+        action="user.created",
+        target_user=user,
+        request=request,
+        details={"email_verified": email_verified},
+    )
+    return user
+
+
+@transaction.atomic
+def user_required_action_set(
+    *, user: User, action: str, actor: User | None = None, request: HttpRequest | None = None
+) -> None:
+    field = REQUIRED_ACTION_FIELDS.get(action)
+    if field is None:
+        raise ApplicationError(MSG_UNKNOWN_ACTION, code="unknown_action")
+    if getattr(user, field):
+        return
+    setattr(user, field, True)
+    user.save(update_fields=[field])
+    audit_event_record(
+        actor=actor,
+        action="required_action.set",
+        target_user=user,
+        request=request,
+        details={"action": action},
+    )
+
+
+@transaction.atomic
+def user_required_action_complete(
+    *, user: User, action: str, request: HttpRequest | None = None
+) -> bool:
+    """Clear one required action; returns whether it was pending."""
+    field = REQUIRED_ACTION_FIELDS.get(action)
+    if field is None:
+        raise ApplicationError(MSG_UNKNOWN_ACTION, code="unknown_action")
+    updated = User.objects.filter(pk=user.pk, **{field: True}).update(**{field: False})
+    setattr(user, field, False)
+    if updated:
+        audit_event_record(
+            actor=user,
+            action="required_action.completed",
+            target_user=user,
+            request=request,
+            details={"action": action},
+        )
+    return bool(updated)
+
+
+@transaction.atomic
+def user_email_verified(*, user: User, email: str, request: HttpRequest | None = None) -> None:
+    """Called whenever a user proves they own their primary address (allauth confirmation,
+    a campaign action link). Clears `verify_email` and activates memberships that waited for
+    it (legacy memberships stay pending until then: DESIGN invariant 6)."""
+    email = UserManager.normalize_email(email)
+    if email != user.email:
+        return
+    EmailAddress.objects.filter(user=user, email=email).update(verified=True)
+    audit_event_record(
+        actor=user, action="email.verified", target_user=user, request=request, details={}
+    )
+    user_required_action_complete(user=user, action=RequiredAction.VERIFY_EMAIL, request=request)
+    _hook("organizations.services:memberships_activate_pending", user=user, request=request)
+
+
+@transaction.atomic
+def user_password_changed(*, user: User, request: HttpRequest | None = None) -> None:
+    """Called after any password change or reset. Records when, clears `update_password`,
+    and lets the migration app discard the user's legacy password hashes."""
+    user.password_changed_at = timezone.now()
+    user.save(update_fields=["password_changed_at"])
+    audit_event_record(
+        actor=user, action="password.changed", target_user=user, request=request, details={}
+    )
+    user_required_action_complete(
+        user=user, action=RequiredAction.UPDATE_PASSWORD, request=request
+    )
+    _hook("migration.services:legacy_credentials_discard", user=user)
+
+
+@transaction.atomic
+def user_details_confirm(*, user: User, request: HttpRequest | None = None) -> None:
+    """'My details are correct': records the time and clears `check_details`."""
+    user.details_confirmed_at = timezone.now()
+    user.save(update_fields=["details_confirmed_at"])
+    audit_event_record(
+        actor=user, action="details.confirmed", target_user=user, request=request, details={}
+    )
+    user_required_action_complete(user=user, action=RequiredAction.CHECK_DETAILS, request=request)
