@@ -1,5 +1,5 @@
-from django.urls import path  # noqa: F401
+from .views import profile, security
 
 app_name = "posti_accounts"
 
-urlpatterns: list = []
+urlpatterns = [*profile.urlpatterns, *security.urlpatterns]

@@ -1,0 +1,1 @@
+"""Views of posti_accounts, one module per area. Each module exposes its own `urlpatterns`."""

@@ -1,0 +1,5 @@
+"""Omat tiedot (My details)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
