@@ -163,3 +163,39 @@ def user_details_confirm(*, user: User, request: HttpRequest | None = None) -> N
         actor=user, action="details.confirmed", target_user=user, request=request, details={}
     )
     user_required_action_complete(user=user, action=RequiredAction.CHECK_DETAILS, request=request)
+
+
+PROFILE_FIELDS = ("first_name", "last_name", "phone", "preferred_language")
+
+
+@transaction.atomic
+def user_details_update(
+    *, user: User, actor: User, request: HttpRequest | None = None, **fields: Any
+) -> list[str]:
+    """Update a user's own details (name, phone, language). Returns the changed field names.
+
+    Only PROFILE_FIELDS can be changed here: the email changes through allauth's verified
+    flow, staff flags only in the admin. `phone` must already be E.164 (the form and the API
+    serializer normalize it with `posti_accounts.phone.phone_normalize`)."""
+    unknown = set(fields) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ApplicationError(
+            _("These fields cannot be changed here: %(fields)s")
+            % {"fields": ", ".join(sorted(unknown))},
+            code="field_not_editable",
+        )
+    changed = [name for name, value in fields.items() if getattr(user, name) != value]
+    if not changed:
+        return []
+    old = {name: getattr(user, name) for name in changed}
+    for name in changed:
+        setattr(user, name, fields[name])
+    user.save(update_fields=changed)
+    audit_event_record(
+        actor=actor,
+        action="details.updated",
+        target_user=user,
+        request=request,
+        details={"fields": changed, "old": old, "new": {n: fields[n] for n in changed}},
+    )
+    return changed

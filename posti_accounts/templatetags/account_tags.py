@@ -1,0 +1,35 @@
+from django import template
+from django.utils.translation import gettext_lazy as _
+
+register = template.Library()
+
+EVENT_LABELS = {
+    "user.created": _("Account created"),
+    "user.signed_up": _("Account created"),
+    "login.succeeded": _("Logged in"),
+    "login.failed": _("Failed login attempt"),
+    "logout": _("Logged out"),
+    "password.changed": _("Password changed"),
+    "email.verified": _("Email address verified"),
+    "email.change_requested": _("Email change requested"),
+    "email.changed": _("Email address changed"),
+    "details.updated": _("Details updated"),
+    "details.confirmed": _("Details confirmed"),
+    "data.exported": _("Data downloaded"),
+    "required_action.set": _("Action requested"),
+    "required_action.completed": _("Action completed"),
+    "2fa.enabled": _("Two-factor authentication enabled"),
+    "2fa.disabled": _("Two-factor authentication removed"),
+    "2fa.backup_code_used": _("Backup code used"),
+    "sessions.revoked": _("Other sessions logged out"),
+    "legacy.login": _("Logged in with an old password"),
+}
+
+
+@register.filter
+def event_label(action: str) -> str:
+    """A readable, translated name for an audit action code."""
+    label = EVENT_LABELS.get(action)
+    if label is not None:
+        return str(label)
+    return action.replace("_", " ").replace(".", ": ")
