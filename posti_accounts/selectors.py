@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from .models import AuditEvent, User
 
+
 def user_security_events(*, user: User) -> QuerySet[AuditEvent]:
     """The user's own events, newest first: what happened to their account and who did it."""
     return AuditEvent.objects.filter(target_user=user).select_related("actor", "organization")

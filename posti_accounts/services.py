@@ -148,9 +148,7 @@ def user_password_changed(*, user: User, request: HttpRequest | None = None) -> 
     audit_event_record(
         actor=user, action="password.changed", target_user=user, request=request, details={}
     )
-    user_required_action_complete(
-        user=user, action=RequiredAction.UPDATE_PASSWORD, request=request
-    )
+    user_required_action_complete(user=user, action=RequiredAction.UPDATE_PASSWORD, request=request)
     _hook("migration.services:legacy_credentials_discard", user=user)
 
 

@@ -49,9 +49,7 @@ def pytest_collection_modifyitems(config, items):
             if item.get_closest_marker(marker) is None or available:
                 continue
             if REQUIRE_SERVICES:
-                item.add_marker(
-                    pytest.mark.usefixtures("_missing_service_" + marker)
-                )
+                item.add_marker(pytest.mark.usefixtures("_missing_service_" + marker))
             else:
                 item.add_marker(pytest.mark.skip(reason=reason))
 

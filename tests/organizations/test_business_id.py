@@ -6,8 +6,12 @@ from organizations.validators import business_id_normalize
 
 @pytest.mark.parametrize(
     "raw,expected",
-    [("0112038-9", "0112038-9"), (" 1572860-0 ", "1572860-0"), ("01120389", "0112038-9"),
-     ("112038-9", "0112038-9")],
+    [
+        ("0112038-9", "0112038-9"),
+        (" 1572860-0 ", "1572860-0"),
+        ("01120389", "0112038-9"),
+        ("112038-9", "0112038-9"),
+    ],
 )
 def test_valid_business_ids_are_normalized(raw, expected):
     assert business_id_normalize(raw) == expected

@@ -32,7 +32,9 @@ def _add_events(user, n):
         audit_event_record(actor=user, action="details.updated", target_user=user, details={"i": i})
 
 
-def test_profile_query_count_does_not_grow_with_data(client_logged_in, user, django_assert_num_queries):
+def test_profile_query_count_does_not_grow_with_data(
+    client_logged_in, user, django_assert_num_queries
+):
     url = reverse("posti_accounts:profile")
     _add_events(user, 2)
     MembershipFactory(user=user)
@@ -53,15 +55,28 @@ def test_profile_query_count_does_not_grow_with_data(client_logged_in, user, dja
 def test_details_edit_normalizes_phone_and_records_event(client_logged_in, user):
     response = client_logged_in.post(
         reverse("posti_accounts:details_edit"),
-        {"first_name": " Maija ", "last_name": "Virtanen", "phone": "040 123 4567",
-         "preferred_language": "sv"},
+        {
+            "first_name": " Maija ",
+            "last_name": "Virtanen",
+            "phone": "040 123 4567",
+            "preferred_language": "sv",
+        },
     )
     assert response.status_code == 302
     user.refresh_from_db()
     assert (user.first_name, user.last_name, user.phone, user.preferred_language) == (
-        "Maija", "Virtanen", "+358401234567", "sv")
+        "Maija",
+        "Virtanen",
+        "+358401234567",
+        "sv",
+    )
     event = AuditEvent.objects.get(action="details.updated", target_user=user)
-    assert set(event.details["fields"]) == {"first_name", "last_name", "phone", "preferred_language"}
+    assert set(event.details["fields"]) == {
+        "first_name",
+        "last_name",
+        "phone",
+        "preferred_language",
+    }
     assert event.actor == user
 
 
@@ -72,7 +87,10 @@ def test_details_edit_invalid_phone_changes_nothing(client_logged_in, user):
         {"first_name": "X", "last_name": "Y", "phone": "12ab", "preferred_language": "fi"},
     )
     assert response.status_code == 200
-    assert str(MSG_PHONE_INVALID) in response.content.decode() or "puhelinnumero" in response.content.decode()
+    assert (
+        str(MSG_PHONE_INVALID) in response.content.decode()
+        or "puhelinnumero" in response.content.decode()
+    )
     user.refresh_from_db()
     assert (user.first_name, user.phone) == (before.first_name, before.phone)
     assert not AuditEvent.objects.filter(action="details.updated").exists()
@@ -81,8 +99,15 @@ def test_details_edit_invalid_phone_changes_nothing(client_logged_in, user):
 def test_details_edit_cannot_touch_email_or_staff(client_logged_in, user):
     client_logged_in.post(
         reverse("posti_accounts:details_edit"),
-        {"first_name": "A", "last_name": "B", "phone": "", "preferred_language": "fi",
-         "email": "evil@example.fi", "is_staff": "on", "is_superuser": "on"},
+        {
+            "first_name": "A",
+            "last_name": "B",
+            "phone": "",
+            "preferred_language": "fi",
+            "email": "evil@example.fi",
+            "is_staff": "on",
+            "is_superuser": "on",
+        },
     )
     user.refresh_from_db()
     assert user.email != "evil@example.fi"
@@ -97,7 +122,9 @@ def test_confirm_details_records_time_and_clears_required_action(client_logged_i
     assert user.details_confirmed_at is not None
     assert user.requires_check_details is False
     assert AuditEvent.objects.filter(action="details.confirmed", target_user=user).count() == 1
-    assert AuditEvent.objects.filter(action="required_action.completed", target_user=user).count() == 1
+    assert (
+        AuditEvent.objects.filter(action="required_action.completed", target_user=user).count() == 1
+    )
 
 
 def test_confirm_requires_post(client_logged_in, user):

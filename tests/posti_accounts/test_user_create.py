@@ -47,7 +47,9 @@ def test_concurrent_creation_with_different_case_creates_one_user():
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=create, args=(e,)) for e in ("race@example.fi", "RACE@example.FI")]
+    threads = [
+        threading.Thread(target=create, args=(e,)) for e in ("race@example.fi", "RACE@example.FI")
+    ]
     for t in threads:
         t.start()
     for t in threads:
