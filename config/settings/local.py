@@ -1,4 +1,4 @@
-"""Development (`make run`): SQLite, in-process tasks and console email unless env says otherwise."""
+"""Development (`make run`): SQLite, in-process tasks, console email unless env says otherwise."""
 
 from .base import *  # noqa: F403
 from .base import env
