@@ -1,4 +1,5 @@
 import importlib
+import os
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -22,4 +23,5 @@ class Command(BaseCommand):
                 continue
             with transaction.atomic():
                 module.seed(stdout=self.stdout)
-        self.stdout.write(self.style.SUCCESS("Demo data is loaded. Open http://127.0.0.1:8000/"))
+        port = os.environ.get("PORT", "8000")
+        self.stdout.write(self.style.SUCCESS(f"Demo data is loaded. Open http://127.0.0.1:{port}/"))
