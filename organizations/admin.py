@@ -7,7 +7,7 @@ import contextlib
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
@@ -25,8 +25,15 @@ from .models import EService, Invitation, Membership, Organization
 from .validators import business_id_normalize
 
 
+class _NulSafeSearchMixin:
+    """PostgreSQL refuses NUL characters in text: drop them from the search box."""
+
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
+
+
 @admin.register(EService)
-class EServiceAdmin(admin.ModelAdmin):
+class EServiceAdmin(_NulSafeSearchMixin, admin.ModelAdmin):
     list_display = ("code", "name_fi", "name_sv", "name_en", "requires_membership", "is_active")
     list_filter = ("is_active", "requires_membership")
     search_fields = ("code", "name_fi", "name_sv", "name_en")
@@ -156,7 +163,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         with contextlib.suppress(ValidationError):  # "01120389" finds "0112038-9"
             search_term = business_id_normalize(search_term)
-        return super().get_search_results(request, queryset, search_term)
+        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -240,7 +247,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     def appoint_main_user_view(self, request, organization_id: int):
         organization = get_object_or_404(Organization, pk=organization_id)
         if not self.has_change_permission(request, organization):
-            raise PermissionError
+            raise PermissionDenied
         form = AppointMainUserForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -271,7 +278,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(_NulSafeSearchMixin, admin.ModelAdmin):
     list_display = ("user", "organization", "role", "status", "source", "created_at")
     list_filter = ("role", "status", "source")
     search_fields = ("=user__email", "organization__name", "=organization__business_id")
@@ -301,7 +308,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(_NulSafeSearchMixin, admin.ModelAdmin):
     list_display = ("email", "organization", "role", "expires_at", "accepted_at", "revoked_at")
     list_filter = ("role",)
     search_fields = ("=email", "organization__name", "=organization__business_id")

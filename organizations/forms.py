@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from posti_accounts.errors import ApplicationError
+
 from .models import EService, Membership
 from .services import BULK_INVITE_MAX_ROWS, InviteRow, invite_rows_parse
 
@@ -49,8 +51,11 @@ class MemberFilterForm(forms.Form):
         self.fields["service"].choices = [("", _("All e-services")), *services]
 
     def filters(self) -> dict[str, str]:
-        if not self.is_valid():
+        """The valid filters; an invalid one (unknown role or e-service, a NUL character) is
+        left out and shown as a field error, the others still apply."""
+        if not self.is_bound:
             return {}
+        self.is_valid()
         data = self.cleaned_data
         return {
             "search": data.get("q") or "",
@@ -99,14 +104,20 @@ class InviteForm(forms.Form):
             raise forms.ValidationError(MSG_CSV_TOO_BIG, code="too_big")
         raw = upload.read()
         try:
-            return raw.decode("utf-8-sig")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise forms.ValidationError(MSG_CSV_ENCODING, code="encoding") from exc
+        if "\x00" in text:  # a binary file (e.g. UTF-16 or a spreadsheet), not CSV text
+            raise forms.ValidationError(MSG_CSV_ENCODING, code="encoding")
+        return text
 
     def clean(self):
         data = super().clean()
         text = "\n".join(t for t in (data.get("emails"), data.get("csv_file")) if t)
-        rows = invite_rows_parse(text)
+        try:
+            rows = invite_rows_parse(text)
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
         if not rows and not self.errors:
             raise forms.ValidationError(_("Enter at least one email address."), code="no_rows")
         if len(rows) > BULK_INVITE_MAX_ROWS:
@@ -159,8 +170,9 @@ class AuditFilterForm(forms.Form):
     )
 
     def filters(self) -> dict:
-        if not self.is_valid():
+        if not self.is_bound:
             return {}
+        self.is_valid()  # invalid fields are left out of cleaned_data
         return {
             "action": self.cleaned_data.get("action") or "",
             "date_from": self.cleaned_data.get("date_from"),

@@ -153,7 +153,12 @@ def organization_members_list(
     status: str = "",
     service: str = "",
 ) -> QuerySet[Membership]:
-    """Members for the main-user page. Removed members only when asked for by status."""
+    """Members for the main-user page. Removed members only when asked for by status.
+    Filters are plain text from a query string: NUL characters (which PostgreSQL refuses)
+    are dropped here, so no caller can turn them into a 500."""
+    search, role, status, service = (
+        (value or "").replace("\x00", "") for value in (search, role, status, service)
+    )
     qs = Membership.objects.filter(organization=organization)
     # Removed members only when asked for by status.
     qs = qs.filter(status=status) if status else qs.exclude(status=Membership.Status.REMOVED)
@@ -193,12 +198,14 @@ def organization_audit_events(
     date_to: date | None = None,
 ) -> QuerySet[AuditEvent]:
     qs = AuditEvent.objects.filter(organization=organization)
+    action = (action or "").replace("\x00", "")
     if action:
         qs = qs.filter(action=action)
     tz = timezone.get_current_timezone()
-    if date_from:
+    # A day at either end of the calendar is no bound: converting it to UTC would overflow.
+    if date_from and date_from > date.min + timedelta(days=1):
         qs = qs.filter(created_at__gte=datetime.combine(date_from, time.min, tzinfo=tz))
-    if date_to:
+    if date_to and date_to < date.max - timedelta(days=1):
         end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=tz)
         qs = qs.filter(created_at__lt=end)
     return qs.select_related("actor", "target_user").order_by("-created_at", "-id")

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2)
-_RE = re.compile(r"^(\d{6,7})-?(\d)$")
+_RE = re.compile(r"^([0-9]{6,7})-?([0-9])$")
 
 MSG_BUSINESS_ID_FORMAT = _("Enter a business ID in the form 1234567-8.")
 MSG_BUSINESS_ID_CHECK = _("The check digit of this business ID is not valid.")

@@ -37,7 +37,8 @@ from .forms import (
 from .models import Membership
 
 PAGE_SIZE = 50
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# OWASP's list, plus newline and the full-width forms some spreadsheet locales also evaluate.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def methods(*allowed: str):
@@ -339,9 +340,10 @@ def member_remove(request: HttpRequest, organization_id: int, membership_id: int
 
 
 def csv_safe(value) -> str:
-    """Neutralise spreadsheet formulas: a cell starting with = + - @ tab or CR gets a quote."""
+    """Neutralise spreadsheet formulas: a cell starting with = + - @ tab, CR or LF (also after
+    leading spaces, which some importers strip) gets a quote."""
     text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_PREFIXES):
+    if text.startswith(_FORMULA_PREFIXES) or text.lstrip(" ").startswith(_FORMULA_PREFIXES):
         return "'" + text
     return text
 
@@ -414,6 +416,20 @@ def audit_trail(request: HttpRequest, organization_id: int):
     )
 
 
+def _path_not_logged(view):
+    """The invitation link's path holds a live token: keep Django's request logger (which logs
+    the path of every 4xx/5xx answer) from writing it to the logs (DESIGN invariant 7)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response._has_been_logged = True  # django.utils.log.log_response skips it
+        return response
+
+    return wrapper
+
+
+@_path_not_logged
 @methods("GET", "POST")
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     """The link in the invitation email. Anonymous visitors are offered login or sign-up

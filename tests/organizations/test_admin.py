@@ -156,3 +156,39 @@ def test_inline_delete_removes_through_service(admin_client, org, add_member, st
     member.refresh_from_db()
     assert member.status == Membership.Status.REMOVED  # kept for the record, not deleted
     assert AuditEvent.objects.filter(action="membership.removed", actor=staff).exists()
+
+
+def test_admin_search_with_nul_character_is_not_a_server_error(admin_client, org):
+    for model in ("organization", "membership", "invitation", "eservice"):
+        url = reverse(f"admin:organizations_{model}_changelist")
+        response = admin_client.get(url, {"q": "Alpha\x00"})
+        assert response.status_code == 200, model
+    response = admin_client.get(
+        reverse("admin:organizations_organization_changelist"), {"q": "Alp\x00ha"}
+    )
+    assert org.name in response.content.decode()
+
+
+def test_appoint_needs_change_permission(client, org, make_user, settings):
+    settings.ADMIN_REQUIRE_2FA = False
+    clerk = make_user("clerk@posti.example", is_staff=True)  # staff, but no permissions
+    client.force_login(clerk)
+    url = reverse("admin:organizations_organization_appoint", args=[org.pk])
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"email": clerk.email}).status_code == 403
+    assert not Membership.objects.filter(user=clerk).exists()
+
+
+def test_inline_can_add_back_a_removed_member(admin_client, org, add_member, staff):
+    member = add_member(org)
+    services.membership_remove(membership=member, actor=staff)
+    main = Membership.objects.get(organization=org, user=org.main_user)
+    url = reverse("admin:organizations_organization_change", args=[org.pk])
+    data = _inline_post(
+        org, [main], extra_rows=[{"user": str(member.user_id), "role": "member", "status": ""}]
+    )
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.context["errors"] if response.context else ""
+    member.refresh_from_db()
+    assert member.status == Membership.Status.ACTIVE
+    assert Membership.objects.filter(organization=org, user=member.user).count() == 1

@@ -37,7 +37,20 @@ def test_remainder_one_is_never_valid():
 
 
 @pytest.mark.parametrize(
-    "raw", ["", "abc", "12345678-9", "1234-5", "0112038_9", "0112038-", "O112038-9", "0112038--9"]
+    "raw",
+    [
+        "",
+        "abc",
+        "12345678-9",
+        "1234-5",
+        "0112038_9",
+        "0112038-",
+        "O112038-9",
+        "0112038--9",
+        # Non-ASCII digits would otherwise be stored as a second, "different" 0112038-9.
+        "\uff10\uff11\uff11\uff12\uff10\uff13\uff18-\uff19",
+        "\u0660\u0661\u0661\u0662\u0660\u0663\u0668-\u0669",
+    ],
 )
 def test_malformed_business_ids_are_refused(raw):
     with pytest.raises(ValidationError) as exc:

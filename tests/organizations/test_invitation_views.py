@@ -107,3 +107,15 @@ def test_expired_revoked_and_bogus_links(client, invitation, org):
     assert response.status_code == 404
     assert str(services.MSG_INVITATION_INVALID) in response.content.decode()
     assert client.get(_url("x" * 500)).status_code == 404
+
+
+def test_live_token_never_reaches_the_request_log(client, invitation, make_user, caplog):
+    """Django logs the path of every 4xx answer; the invitation path holds a live token."""
+    client.force_login(make_user("stranger@example.fi"))
+    with caplog.at_level("DEBUG"):
+        assert client.get(_url(invitation.token)).status_code == 403
+        assert client.put(_url(invitation.token)).status_code == 405
+        client.post(_url(invitation.token))
+        client.get("/organizations/999999/")  # control: an ordinary 404 is logged
+    assert "/organizations/999999/" in caplog.text
+    assert invitation.token not in caplog.text

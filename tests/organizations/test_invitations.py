@@ -259,3 +259,20 @@ def test_invitation_email_uses_existing_users_language(
     with django_capture_on_commit_callbacks(execute=True):
         _invite(org, email="svensk@example.fi")
     assert mail.outbox[0].subject == "Inbjudan till Alpha Oy"
+
+
+def test_invite_rows_parse_address_lists_and_semicolon_csv():
+    # A comma-separated list of addresses is not "an address with a role".
+    assert [(r.email, r.role) for r in services.invite_rows_parse("a@x.fi, b@x.fi,c@x.fi")] == [
+        ("a@x.fi", ""),
+        ("b@x.fi", ""),
+        ("c@x.fi", ""),
+    ]
+    # Spreadsheets in Finnish/Swedish locales save CSV with semicolons.
+    rows = services.invite_rows_parse(
+        "sähköposti;rooli;palvelut\na@x.fi;pääkäyttäjä;laskutus,seuranta\nb@x.fi;jäsen\n"
+    )
+    assert rows == [
+        InviteRow("a@x.fi", "pääkäyttäjä", ("laskutus", "seuranta"), 2),
+        InviteRow("b@x.fi", "jäsen", (), 3),
+    ]

@@ -211,9 +211,11 @@ def test_user_deactivation_check(org, add_member):
 
 
 def test_user_deactivation_check_ignores_inactive_org(org):
+    with pytest.raises(ApplicationError):
+        services.user_deactivation_check(user=org.main_user)
     org.is_active = False
     org.save(update_fields=["is_active"])
-    services.user_deactivation_check(user=org.main_user)
+    assert services.user_deactivation_check(user=org.main_user) is None
 
 
 def test_legacy_memberships_activate_on_email_verification(staff, make_user):

@@ -21,6 +21,9 @@ ARGUMENTS = {
     "invitation_id": lambda b: b["invitation"].pk,
 }
 
+# Every verb: a route that refuses one with 405 must not confirm that B exists either.
+METHODS = ("get", "post", "put", "patch", "delete", "options")
+
 POST_DATA = {
     "role": "member",
     "services": ["laskutus"],
@@ -88,7 +91,7 @@ def test_every_organization_scoped_url_is_404_for_other_organizations_main_user(
         for kwargs in variants:
             url = reverse(f"organizations:{pattern.name}", kwargs=kwargs)
             before = _snapshot(tenancy["organization"])
-            for method in ("get", "post"):
+            for method in METHODS:
                 response = getattr(client, method)(url, POST_DATA)
                 assert response.status_code == 404, (method, url, response.status_code)
             assert _snapshot(tenancy["organization"]) == before, url
@@ -108,7 +111,7 @@ def test_mixing_own_organization_with_foreign_member_ids_is_404(client, org, ten
         kwargs["organization_id"] = org.pk
         url = reverse(f"organizations:{pattern.name}", kwargs=kwargs)
         before = _snapshot(tenancy["organization"])
-        for method in ("get", "post"):
+        for method in METHODS:
             response = getattr(client, method)(url, POST_DATA)
             # 405 only for a verb the route never accepts (own organization: no leak).
             assert response.status_code in (404, 405), (method, url)
@@ -126,7 +129,7 @@ def test_plain_member_of_b_cannot_use_main_user_routes(client, tenancy):
             f"organizations:{pattern.name}", kwargs={p: ARGUMENTS[p](tenancy) for p in params}
         )
         before = _snapshot(tenancy["organization"])
-        for method in ("get", "post"):
+        for method in METHODS:
             response = getattr(client, method)(url, POST_DATA)
             assert response.status_code in (404, 405), (method, url)
         assert _snapshot(tenancy["organization"]) == before

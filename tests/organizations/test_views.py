@@ -178,6 +178,30 @@ def test_invite_form_paste_and_csv(main_client, org, add_member, eservices):
     assert set(two.services.values_list("code", flat=True)) == {"seuranta", "lahetykset"}
 
 
+def test_invite_form_default_role_and_services_apply_to_pasted_addresses(
+    main_client, org, eservices
+):
+    url = reverse("organizations:invite", args=[org.pk])
+    response = main_client.post(
+        url,
+        {
+            "emails": "boss@example.fi, deputy@example.fi\nhelper@example.fi,member,seuranta",
+            "role": "main_user",
+            "services": ["laskutus"],
+        },
+    )
+    assert [r.status for r in response.context["report"]] == ["invited"] * 3
+    got = {
+        i.email: (i.role, sorted(i.services.values_list("code", flat=True)))
+        for i in Invitation.objects.all()
+    }
+    assert got == {
+        "boss@example.fi": ("main_user", ["laskutus"]),
+        "deputy@example.fi": ("main_user", ["laskutus"]),
+        "helper@example.fi": ("member", ["seuranta"]),
+    }
+
+
 def test_invite_form_rejects_too_many_and_garbage(main_client, org):
     url = reverse("organizations:invite", args=[org.pk])
     many = "\n".join(f"u{i}@example.fi" for i in range(1001))
@@ -221,10 +245,15 @@ def test_csv_export_is_formula_safe(main_client, org, make_user, staff):
     assert len(rows) == 3
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize(
+    "value",
+    ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "\nx", "  =1+1", "\uff1d1+1", "\uff20SUM(A1)"],
+)
 def test_csv_safe_prefixes_formula_starts(value):
     assert csv_safe(value) == "'" + value
     assert csv_safe("plain") == "plain"
+    assert csv_safe("a=b") == "a=b"
+    assert csv_safe(None) == ""
 
 
 def test_audit_trail_filters(main_client, org, add_member):
