@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "notifications"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("a/<str:token>/", views.action_link, name="action"),
+    path("password/", views.password_set, name="password_set"),
+]

@@ -1,0 +1,81 @@
+"""Celery tasks of the campaigns. Thin: they take ids and call `sending` / `services`.
+
+- `campaigns_dispatch` is the one periodic scheduler (celery beat, every
+  CAMPAIGN_DISPATCH_INTERVAL seconds): starts campaigns whose time has come and makes sure
+  every sending campaign with due work has senders (after a crash, retries, throttling).
+  Nothing else schedules work for later: no countdowns or ETAs on the broker.
+- `campaign_send` sends batches for up to CAMPAIGN_TASK_MAX_SECONDS in one of the
+  campaign's CAMPAIGN_SEND_CONCURRENCY sender slots (a Redis key with a heartbeat), so
+  kicking a campaign again never piles up senders. Duplicated or redelivered copies are
+  harmless: each batch is claimed atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from posti_accounts.errors import ApplicationError
+
+from . import sending, services, throttle
+from .models import Campaign
+
+logger = logging.getLogger(__name__)
+
+
+def campaign_kick(*, campaign_id: int) -> int:
+    """Enqueue a sender for every free slot of the campaign; returns how many."""
+    slots = 1 if settings.CELERY_TASK_ALWAYS_EAGER else settings.CAMPAIGN_SEND_CONCURRENCY
+    kicked = 0
+    for slot in range(slots):
+        if throttle.sender_slot_claim(campaign_id=campaign_id, slot=slot):
+            campaign_send.apply_async(args=[campaign_id, slot], queue=settings.CAMPAIGN_QUEUE)
+            kicked += 1
+    return kicked
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def campaign_send(campaign_id: int, slot: int = 0) -> None:
+    try:
+        sent, reason = sending.campaign_send_loop(campaign_id=campaign_id, slot=slot)
+    except BaseException:
+        throttle.sender_slot_release(campaign_id=campaign_id, slot=slot)
+        raise
+    logger.info("campaign %s: sent %s, %s", campaign_id, sent, reason)
+    if reason == "budget" and not settings.CELERY_TASK_ALWAYS_EAGER:
+        # The time budget is used but work is due now: continue in the same slot at once
+        # (a fresh task, so one message never holds a worker for long).
+        throttle.sender_slot_mark(campaign_id=campaign_id, slot=slot)
+        campaign_send.apply_async(args=[campaign_id, slot], queue=settings.CAMPAIGN_QUEUE)
+        return
+    # Idle, stopped, throttled or SMTP down: free the slot; the dispatcher's next tick
+    # kicks the campaign again if it then has due work.
+    throttle.sender_slot_release(campaign_id=campaign_id, slot=slot)
+
+
+@shared_task(ignore_result=True)
+def campaigns_dispatch() -> None:
+    campaigns_dispatch_run()
+
+
+def campaigns_dispatch_run(*, now=None) -> dict[str, int]:
+    now = now or timezone.now()
+    started = kicked = 0
+    due = Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now)
+    for campaign in due:
+        try:
+            services.campaign_start(campaign=campaign, actor=None, now=now)
+            started += 1
+        except ApplicationError as exc:
+            logger.warning("campaign %s not started: %s", campaign.pk, exc.code)
+    for campaign_id in Campaign.objects.filter(status=Campaign.Status.SENDING).values_list(
+        "pk", flat=True
+    ):
+        if sending.campaign_has_due_work(campaign_id=campaign_id, now=now):
+            kicked += bool(campaign_kick(campaign_id=campaign_id))
+        else:
+            sending.campaign_finish_if_complete(campaign_id=campaign_id, now=now)
+    return {"started": started, "kicked": kicked}
