@@ -1,0 +1,192 @@
+"""Legacy migration benchmark (PostgreSQL, in its own database, created and dropped here).
+
+1. Floor: raw `COPY` of the generated export lines into a bare one-column table.
+2. This project: `import_legacy_accounts` of every file (each in a subprocess, so its peak
+   memory is measured with `resource.getrusage(RUSAGE_CHILDREN)`), then
+   `merge_legacy_accounts` (apply).
+3. The hash-wrapping job, timed separately as hashes/second for one worker process.
+
+    python benchmarks/bench_migration.py --rows 200000
+Targets (issue): ratio <= 8 at 1,000,000 rows; import peak memory <= 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from legacy_generator import generate  # noqa: E402
+
+
+def _admin_conn(base_url: str):
+    import psycopg
+
+    parsed = urlparse(base_url)
+    return psycopg.connect(
+        host=parsed.hostname or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
+def _floor(url: str, files) -> float:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_floor (line text)")
+        started = time.perf_counter()
+        for f in files:
+            encoding = "WIN1252" if f.encoding == "cp1252" else "UTF8"
+            sql = (
+                "COPY bench_floor (line) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x01', "
+                f"QUOTE E'\\x02', ENCODING '{encoding}')"
+            )
+            with conn.cursor() as cur, cur.copy(sql) as copy, f.path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    copy.write(chunk)
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_floor")
+    return elapsed
+
+
+def _manage(env: dict[str, str], *args: str) -> tuple[float, str]:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args, "--skip-checks"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"{args[0]} failed:\n{result.stderr[-3000:]}")
+    return elapsed, result.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--services", type=int, default=5)
+    parser.add_argument("--wrap-sample", type=int, default=60)
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/"),
+    )
+    args, _unknown = parser.parse_known_args()
+
+    dbname = f"bench_migration_{os.getpid()}"
+    url = urlunparse(urlparse(args.pg)._replace(path=f"/{dbname}"))
+    try:
+        admin = _admin_conn(args.pg)
+    except Exception as exc:  # noqa: BLE001
+        print(f"SKIP: PostgreSQL not reachable at {args.pg}: {exc}")
+        return 0
+    admin.execute(f'CREATE DATABASE "{dbname}"')
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test"})
+    workdir = Path(tempfile.mkdtemp(prefix="bench_migration_"))
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db import connection
+
+        call_command("migrate", verbosity=0, skip_checks=True)
+        from organizations.models import EService
+
+        t0 = time.perf_counter()
+        files = generate(args.rows, workdir, args.services)
+        total_rows = sum(f.rows for f in files)
+        print(
+            f"generated {total_rows} rows in {len(files)} exports "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
+        for f in files:
+            EService.objects.get_or_create(
+                code=f.service,
+                defaults={"name_fi": f.service, "name_sv": f.service, "name_en": f.service},
+            )
+        connection.close()
+
+        floor = _floor(url, files)
+        import_time = 0.0
+        for f in files:
+            cmd = [
+                "import_legacy_accounts",
+                str(f.path),
+                "--service",
+                f.service,
+                "--no-wrap",
+                "-v",
+                "0",
+            ]
+            if f.encoding:
+                cmd += ["--encoding", f.encoding]
+            elapsed, _out = _manage(env, *cmd)
+            import_time += elapsed
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        merge_time, merge_out = _manage(env, "merge_legacy_accounts", "--batch-size", "1000")
+        ours = import_time + merge_time
+
+        from migration.models import LegacyAccount
+        from migration.services import legacy_hashes_pending_count, legacy_hashes_wrap_range
+
+        pending = legacy_hashes_pending_count()
+        ids = list(
+            LegacyAccount.objects.filter(hash_wrapped=False, hash_scheme__startswith="hex")
+            .order_by("id")
+            .values_list("id", flat=True)[: args.wrap_sample]
+        )
+        started = time.perf_counter()
+        wrapped = legacy_hashes_wrap_range(first_id=ids[0], last_id=ids[-1]) if ids else 0
+        wrap_time = time.perf_counter() - started
+        per_worker = wrapped / wrap_time if wrap_time else 0.0
+
+        print(f"rows: {total_rows}")
+        print(f"floor (raw COPY):       {floor:8.2f} s  {total_rows / floor:10.0f} rows/s")
+        print(
+            f"import (all files):     {import_time:8.2f} s  {total_rows / import_time:10.0f} rows/s"
+        )
+        print(
+            f"merge (apply):          {merge_time:8.2f} s  {total_rows / merge_time:10.0f} rows/s"
+        )
+        print(f"import + merge:         {ours:8.2f} s  {total_rows / ours:10.0f} rows/s")
+        print(f"ratio to floor:         {ours / floor:8.1f}x (target <= 8 at 1,000,000 rows)")
+        print(f"import peak memory:     {peak_mb:8.0f} MB (target <= 500 MB)")
+        print(
+            f"hash wrapping:          {per_worker:8.1f} hashes/s per worker "
+            f"({wrapped} wrapped in {wrap_time:.2f} s; {pending} weak hashes pending, "
+            f"~{pending / per_worker / 3600 if per_worker else 0:.1f} worker-hours)"
+        )
+        applied = merge_out.split('"applied"', 1)[-1][:400].replace("\n", " ")
+        print(f"merge result: {' '.join(applied.split())}")
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        admin.close()
+        for path in workdir.iterdir():
+            path.unlink()
+        workdir.rmdir()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+import io
+
+import pytest
+
+from migration import demo
+from migration.models import LegacyAccount, MergePlan
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_seed_is_idempotent_and_has_conflicts(django_capture_on_commit_callbacks):
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        demo.seed(stdout=out)
+    accounts = dict(LegacyAccount.objects.values_list("username", "updated_at"))
+    assert len(accounts) == 11
+    assert set(LegacyAccount.objects.values_list("service__code", flat=True)) == set(demo.SERVICES)
+    report = MergePlan.objects.get().report["plan"]
+    assert sum(report["conflicts"].values()) >= 4
+    with django_capture_on_commit_callbacks(execute=True):
+        demo.seed(stdout=out)
+    assert dict(LegacyAccount.objects.values_list("username", "updated_at")) == accounts
+    assert "0 created, 0 updated, 4 unchanged" in out.getvalue()

@@ -1,0 +1,317 @@
+import pytest
+from allauth.account.models import EmailAddress
+from django.core.management import call_command
+
+from migration import services as migration_services
+from migration.models import LegacyAccount, MergePlan
+from migration.services import (
+    legacy_accounts_import,
+    legacy_accounts_merge,
+    legacy_merge_plan,
+    merging,
+)
+from organizations.models import Membership, Organization
+from posti_accounts.models import AuditEvent, User
+from posti_accounts.services import user_create, user_email_verified
+
+pytestmark = pytest.mark.django_db
+Reason = LegacyAccount.ConflictReason
+BID_A = "0112038-9"
+BID_B = "0737546-2"
+BID_C = "2345678-0"
+
+
+def _load(service, write_csv, rows):
+    legacy_accounts_import(service_code=service.code, path=write_csv(rows), start_wrap=False)
+
+
+@pytest.fixture
+def legacy_data(service, service2, write_csv):
+    _load(
+        service,
+        write_csv,
+        [
+            {
+                "username": "mvirtanen",
+                "email": "Matti.Virtanen@example.fi",
+                "first_name": "Matti",
+                "last_name": "Virtanen",
+                "business_id": BID_A,
+                "organization_name": "Kuljetus Oy",
+                "role": "admin",
+                "last_login": "01.01.2023 10:00",
+            },
+            {
+                "username": "akorhonen",
+                "email": "aino@example.fi",
+                "first_name": "Aino",
+                "business_id": BID_A,
+                "organization_name": "KULJETUS OY",
+            },
+            {
+                "username": "info",
+                "email": "info@leipomo.fi",
+                "business_id": BID_B,
+                "organization_name": "Leipomo",
+            },
+            {"username": "nomail", "email": ""},
+            {"username": "badmail", "email": "not-an-email"},
+            {
+                "username": "badbid",
+                "email": "bad.bid@example.fi",
+                "business_id": "1234567-8",
+                "organization_name": "X",
+            },
+            {"username": "consumer", "email": "kuluttaja@example.fi", "first_name": "Kalle"},
+        ],
+    )
+    _load(
+        service2,
+        write_csv,
+        [
+            {
+                "username": "matti.v",
+                "email": "matti.virtanen@example.fi",
+                "first_name": "Matti J.",
+                "last_name": "Virtanen",
+                "business_id": BID_A,
+                "organization_name": "Kuljetus Oy",
+                "last_login": "01.06.2024 10:00",
+            },
+            {
+                "username": "erik",
+                "email": "erik@example.fi",
+                "business_id": BID_C,
+                "organization_name": "Bäckman Ab",
+            },
+            {
+                "username": "sanna",
+                "email": "sanna@example.fi",
+                "business_id": BID_C,
+                "organization_name": "Toinen Nimi Oy",
+            },
+            {"username": "existing", "email": "olemassa@example.fi", "first_name": "Olli"},
+        ],
+    )
+
+
+def test_plan_reports_identities_organizations_and_conflicts(legacy_data, capsys):
+    user_create(email="olemassa@example.fi", password="x" * 20)
+    call_command("merge_legacy_accounts", "--dry-run")
+    out = capsys.readouterr().out
+    assert "dry run" in out
+    plan = MergePlan.objects.get()
+    report = plan.report["plan"]
+    assert not plan.applied
+    assert report["conflicts"] == {
+        Reason.EMAIL_MISSING: 1,
+        Reason.EMAIL_INVALID: 1,
+        Reason.SHARED_MAILBOX: 1,
+        Reason.BUSINESS_ID_INVALID: 1,
+        Reason.ORGANIZATION_NAME_CONFLICT: 2,
+    }
+    # matti (2 accounts), aino, consumer, olemassa
+    assert report["identities"] == 4
+    assert report["identities_joining_existing_users"] == 1
+    assert report["identities_to_create"] == 3
+    assert report["organizations_to_create"] == 1  # BID_A; BID_C is in conflict
+    assert report["memberships"] == 2
+    assert report["main_users"] == 1
+    assert report["warnings"] == {"name_mismatch": 1}
+    assert report["organizations_without_main_user"] == []
+    assert LegacyAccount.objects.get(username="sanna").conflict_reason == (
+        Reason.ORGANIZATION_NAME_CONFLICT
+    )
+    assert not User.objects.filter(email="aino@example.fi").exists()  # dry run
+
+
+def test_organization_without_main_user_is_listed(service, write_csv):
+    _load(
+        service,
+        write_csv,
+        [
+            {
+                "username": "a",
+                "email": "a@example.fi",
+                "business_id": BID_B,
+                "organization_name": "Ilman Oy",
+            }
+        ],
+    )
+    report = legacy_merge_plan().report["plan"]
+    assert report["organizations_without_main_user"] == [{"business_id": BID_B, "name": "Ilman Oy"}]
+
+
+def test_apply_creates_users_orgs_and_pending_memberships(legacy_data, service, service2):
+    existing = user_create(email="olemassa@example.fi", password="x" * 20, email_verified=True)
+    plan = legacy_accounts_merge()
+    applied = plan.report["applied"]
+    assert applied["users_created"] == 3 and applied["users_linked"] == 1
+    matti = User.objects.get(email="matti.virtanen@example.fi")
+    assert (matti.first_name, matti.last_name) == ("Matti J.", "Virtanen")  # most recent wins
+    assert matti.requires_verify_email and matti.requires_update_password
+    assert not matti.has_usable_password()
+    assert EmailAddress.objects.get(user=matti).verified is False
+    assert EmailAddress.objects.filter(user__legacy_accounts__isnull=False).distinct().count() == 4
+    org = Organization.objects.get(business_id=BID_A)
+    assert org.name == "Kuljetus Oy"
+    membership = Membership.objects.get(user=matti, organization=org)
+    assert membership.role == Membership.Role.MAIN_USER
+    assert membership.status == Membership.Status.PENDING
+    assert membership.source == Membership.Source.LEGACY
+    assert set(membership.services.all()) == {service, service2}
+    aino = Membership.objects.get(user__email="aino@example.fi")
+    assert aino.role == Membership.Role.MEMBER and set(aino.services.all()) == {service}
+    assert set(LegacyAccount.objects.filter(user=matti).values_list("username", flat=True)) == {
+        "mvirtanen",
+        "matti.v",
+    }
+    existing.refresh_from_db()
+    assert existing.requires_update_password and not existing.requires_verify_email
+    assert LegacyAccount.objects.get(username="existing").user == existing
+    assert not LegacyAccount.objects.filter(state="conflict", user__isnull=False).exists()
+    assert AuditEvent.objects.filter(action="legacy.merged").count() == 4
+
+
+def test_verified_existing_user_gets_active_membership(service, write_csv):
+    user = user_create(email="vahvistettu@example.fi", email_verified=True)
+    _load(
+        service,
+        write_csv,
+        [
+            {
+                "username": "v",
+                "email": "vahvistettu@example.fi",
+                "business_id": BID_A,
+                "organization_name": "A Oy",
+            }
+        ],
+    )
+    legacy_accounts_merge()
+    assert Membership.objects.get(user=user).status == Membership.Status.ACTIVE
+
+
+def test_pending_membership_activates_on_email_verification(legacy_data):
+    legacy_accounts_merge()
+    matti = User.objects.get(email="matti.virtanen@example.fi")
+    membership = Membership.objects.get(user=matti)
+    assert membership.status == Membership.Status.PENDING
+    user_email_verified(user=matti, email=matti.email)
+    membership.refresh_from_db()
+    assert membership.status == Membership.Status.ACTIVE
+    matti.refresh_from_db()
+    assert not matti.requires_verify_email
+
+
+def _snapshot():
+    return (
+        sorted(User.objects.values_list("email", "first_name", "requires_update_password")),
+        sorted(Organization.objects.values_list("business_id", "name")),
+        sorted(
+            Membership.objects.values_list(
+                "user__email", "organization__business_id", "role", "status"
+            )
+        ),
+        sorted(
+            Membership.services.through.objects.values_list(
+                "membership__user__email", "eservice__code"
+            )
+        ),
+        sorted(LegacyAccount.objects.values_list("username", "state", "user__email")),
+        EmailAddress.objects.count(),
+    )
+
+
+def test_merge_is_idempotent(legacy_data):
+    legacy_accounts_merge()
+    before = _snapshot()
+    second = legacy_accounts_merge()
+    assert second.report["applied"]["accounts_merged"] == 0
+    assert _snapshot() == before
+
+
+def test_interrupted_merge_leaves_whole_identities_and_resumes(legacy_data, monkeypatch):
+    class Killed(Exception):
+        pass
+
+    def kill_after_two(merged_so_far):
+        if merged_so_far >= 2:
+            raise Killed
+
+    monkeypatch.setattr(merging, "after_batch_hook", kill_after_two)
+    with pytest.raises(Killed):
+        legacy_accounts_merge(batch_size=1)
+    # Exactly the identities of the committed batches exist, each complete.
+    merged_emails = set(
+        LegacyAccount.objects.filter(state="merged").values_list("email", flat=True)
+    )
+    assert len(merged_emails) == 2
+    for email in merged_emails:
+        user = User.objects.get(email=email)
+        assert EmailAddress.objects.filter(user=user).exists()
+        assert not LegacyAccount.objects.filter(email=email, state="imported").exists()
+    assert User.objects.count() == 2
+    # The lock was released by the failure: a rerun finishes the job.
+    monkeypatch.setattr(merging, "after_batch_hook", None)
+    legacy_accounts_merge(batch_size=1)
+    resumed = _snapshot()
+    assert LegacyAccount.objects.filter(state="imported").count() == 0
+    assert User.objects.count() == 4
+    assert len(resumed[2]) == 2  # the two memberships of BID_A
+
+
+def test_merge_uses_bounded_queries(service, write_csv, django_assert_max_num_queries):
+    for size in (10, 40):
+        rows = [
+            {
+                "username": f"s{size}-{i}",
+                "email": f"p{size}-{i}@example.fi",
+                "business_id": BID_A,
+                "organization_name": "A Oy",
+                "role": "admin",
+            }
+            for i in range(size)
+        ]
+        _load(service, write_csv, rows)
+        with django_assert_max_num_queries(60):
+            legacy_accounts_merge(batch_size=100)
+    assert Membership.objects.count() == 50
+
+
+def test_staff_fix_email_and_drop(legacy_data, user):
+    legacy_merge_plan()
+    bad = LegacyAccount.objects.get(username="badmail")
+    assert bad.state == "conflict"
+    migration_services.legacy_account_fix_email(account=bad, email=" Uusi@Example.fi", actor=user)
+    nomail = LegacyAccount.objects.get(username="nomail")
+    migration_services.legacy_accounts_drop(account_ids=[nomail.pk], actor=user)
+    legacy_accounts_merge()
+    bad.refresh_from_db()
+    nomail.refresh_from_db()
+    assert bad.state == "merged" and bad.user.email == "uusi@example.fi"
+    assert nomail.state == "dropped" and nomail.user is None
+    assert AuditEvent.objects.filter(action="legacy.email_fixed", actor=user).exists()
+
+
+def test_admin_review_queue_fixes_email(legacy_data, admin_client, settings):
+    from django.urls import reverse
+
+    settings.ADMIN_REQUIRE_2FA = False
+    legacy_merge_plan()
+    bad = LegacyAccount.objects.get(username="badmail")
+    queue = admin_client.get(reverse("admin:migration_legacyconflict_changelist"))
+    assert "badmail" in queue.content.decode()
+    url = reverse("admin:migration_legacyconflict_change", args=[bad.pk])
+    response = admin_client.post(url, {"email": "korjattu@example.fi"})
+    assert response.status_code == 302
+    bad.refresh_from_db()
+    assert (bad.email, bad.state, bad.conflict_reason) == ("korjattu@example.fi", "imported", "")
+    merged = LegacyAccount.objects.get(username="mvirtanen")
+    legacy_accounts_merge()
+    merged.refresh_from_db()
+    # A merged account's email is no longer editable.
+    admin_client.post(
+        reverse("admin:migration_legacyaccount_change", args=[merged.pk]), {"email": "x@y.fi"}
+    )
+    merged.refresh_from_db()
+    assert merged.email == "matti.virtanen@example.fi"
