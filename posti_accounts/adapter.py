@@ -1,5 +1,187 @@
+"""allauth adapter: our email sending, audit events and the hooks into posti_accounts.services.
+
+Every allauth email is rendered here, inside the request, in the recipient's preferred
+language, and handed to a Celery task that sends it after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlsplit
+
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailAddress
+from allauth.core import context as allauth_context
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from .audit import audit_event_record
+from .emails import email_send_rendered
+from .middleware import SESSION_ACTIVITY, SESSION_STARTED
+from .models import User, UserManager
+from .services import user_email_verified, user_password_changed
+from .sessions import user_session_forget, user_session_start, user_sessions_end
+
+TWOFACTOR_STAGE = "posti_accounts.stages.TwoFactorStage"
+SITE_NAME = _("Tunnustenhallinta")
+SITE_DOMAIN = urlsplit(settings.SITE_URL).netloc
+
+
+def _current_request() -> HttpRequest | None:
+    return getattr(allauth_context, "request", None)
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    pass
+    # --- Email ---------------------------------------------------------------------------
+    def _recipient_language(self, email: str, context: dict) -> str:
+        user = context.get("user")
+        if not isinstance(user, User):
+            user = User.objects.filter(email=UserManager.normalize_email(email)).first()
+            if user is None:
+                address = (
+                    EmailAddress.objects.filter(email__iexact=email).select_related("user").first()
+                )
+                user = address.user if address else None
+        if user is not None and user.preferred_language:
+            return user.preferred_language
+        return translation.get_language() or settings.LANGUAGE_CODE
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """Render in the recipient's language now; deliver from a Celery task on commit."""
+        from django.contrib.sites.shortcuts import get_current_site
+
+        request = _current_request()
+        ctx: dict[str, Any] = {"request": request, "email": email}
+        ctx.update(context)
+        with translation.override(self._recipient_language(email, ctx)):
+            # allauth's templates greet with the site's name: ours, in the reader's language.
+            domain = get_current_site(request).domain if request is not None else SITE_DOMAIN
+            ctx["current_site"] = SimpleNamespace(name=str(SITE_NAME), domain=domain)
+            message = self.render_mail(template_prefix, email, ctx)
+        html = ""
+        for content, mimetype in getattr(message, "alternatives", []) or []:
+            if mimetype == "text/html":
+                html = content
+        text = message.body
+        if getattr(message, "content_subtype", "plain") == "html":
+            html, text = message.body, ""
+        email_send_rendered(to=email, subject=message.subject, text=text, html=html)
+
+    def send_confirmation_mail(self, request, emailconfirmation, signup) -> None:
+        address = emailconfirmation.email_address
+        user = address.user
+        if not signup and user is not None and address.email != user.email:
+            audit_event_record(
+                actor=user,
+                action="email.change_requested",
+                target_user=user,
+                request=request,
+                details={"new_email": address.email},
+            )
+        super().send_confirmation_mail(request, emailconfirmation, signup)
+
+    # --- Sign-up ------------------------------------------------------------------------
+    def save_user(self, request, user, form, commit=True):
+        """Sign-up creates users consistent with `services.user_create` (allauth adds the
+        EmailAddress row right after)."""
+        user = super().save_user(request, user, form, commit=False)
+        user.email = UserManager.normalize_email(user.email)
+        language = translation.get_language() or settings.LANGUAGE_CODE
+        if language in {code for code, _name in settings.LANGUAGES}:
+            user.preferred_language = language
+        if user.has_usable_password():
+            user.password_changed_at = timezone.now()
+        if commit:
+            user.save()
+            audit_event_record(
+                actor=user,
+                action="user.signed_up",
+                target_user=user,
+                request=request,
+                details={"language": user.preferred_language},
+            )
+        return user
+
+    # --- Login, logout, failures -----------------------------------------------------------
+    def get_login_stages(self) -> list[str]:
+        stages = super().get_login_stages()
+        return [*stages, TWOFACTOR_STAGE]
+
+    def login(self, request: HttpRequest, user: AbstractBaseUser) -> None:
+        # One transaction for the new session row, last_login, tracking row and audit event:
+        # one commit per login instead of four.
+        with transaction.atomic():
+            super().login(request, user)
+            now = int(time.time())
+            request.session[SESSION_STARTED] = now
+            request.session[SESSION_ACTIVITY] = now
+            user_session_start(request=request)
+            audit_event_record(
+                actor=user,
+                action="login.succeeded",
+                target_user=user,
+                request=request,
+                details={},
+            )
+
+    def logout(self, request: HttpRequest) -> None:
+        user = request.user
+        key = request.session.session_key
+        if user.is_authenticated:
+            audit_event_record(
+                actor=user, action="logout", target_user=user, request=request, details={}
+            )
+        super().logout(request)
+        user_session_forget(session_key=key)
+
+    def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
+        # Never record the password; only whether the address belongs to someone.
+        email = UserManager.normalize_email(credentials.get("email") or "")
+        target = User.objects.filter(email=email).first() if email else None
+        audit_event_record(
+            actor=None,
+            action="login.failed",
+            target_user=target,
+            request=request,
+            details={"known_account": target is not None},
+        )
+
+    # --- Email verification and change --------------------------------------------------
+    def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
+        user = email_address.user
+        old_email = User.objects.filter(pk=user.pk).values_list("email", flat=True).first()
+        confirmed = super().confirm_email(request, email_address)
+        if confirmed:
+            user.refresh_from_db()
+            if old_email and old_email != user.email:
+                audit_event_record(
+                    actor=user,
+                    action="email.changed",
+                    target_user=user,
+                    request=request,
+                    details={"old_email": old_email, "new_email": user.email},
+                )
+            user_email_verified(user=user, email=email_address.email, request=request)
+        return confirmed
+
+    # --- Passwords ------------------------------------------------------------------------
+    def set_password(self, user: AbstractBaseUser, password: str) -> None:
+        """Every password change, set and reset comes through here."""
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        request = _current_request()
+        user_password_changed(user=user, request=request)
+        # Other browsers are logged out too (Django would also reject their session hash).
+        if request is not None and hasattr(request, "session"):
+            keep = request.user.is_authenticated and request.user.pk == user.pk
+            user_sessions_end(
+                user=user, actor=user, request=request, keep_current=keep, reason="password"
+            )
+        else:
+            user_sessions_end(user=user, actor=user, keep_current=False, reason="password")

@@ -189,3 +189,46 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
+
+
+class UserSession(models.Model):
+    """One logged-in browser session, for the "active sessions" list and remote logout.
+
+    Mirrors a row of the session store by `session_key`; `last_seen_at` is refreshed at most
+    once a minute by `SessionTimeoutMiddleware` to spare the database.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="user_sessions",
+    )
+    session_key = models.CharField(_("session key"), max_length=40, unique=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        ordering = ["-last_seen_at", "-id"]
+        indexes = [models.Index(fields=["user", "-last_seen_at"], name="usersession_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.last_seen_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def device_description(self) -> str:
+        """Browser and device, e.g. "Firefox 128 · Linux", parsed from the user agent."""
+        from user_agents import parse
+
+        if not self.user_agent:
+            return str(_("Unknown device"))
+        ua = parse(self.user_agent)
+        browser = f"{ua.browser.family} {ua.browser.version_string}".strip()
+        device = ua.os.family
+        if ua.is_mobile or ua.is_tablet:
+            device = f"{ua.device.family} · {device}"
+        return f"{browser} · {device}"

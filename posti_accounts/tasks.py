@@ -17,3 +17,11 @@ def email_deliver(self, to: str, subject: str, text: str, html: str = "") -> Non
     if html:
         message.attach_alternative(html, "text/html")
     message.send()
+
+
+@shared_task(acks_late=True)
+def user_sessions_prune() -> int:
+    """Periodic: drop tracking rows of sessions that timed out (idempotent)."""
+    from .sessions import user_sessions_prune as prune
+
+    return prune()

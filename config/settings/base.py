@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "organizations",
     "notifications",
     "migration",
+    "sso",
     "allauth",
     "allauth.account",
     "django_otp",
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our own static files (CSP 'self')
     "oauth2_provider",
     "csp",
 ]
@@ -131,6 +133,8 @@ AUTH_USER_MODEL = "posti_accounts.User"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
+    # Merged legacy users: email + any old password until they set a new one (issue: migration).
+    "migration.backends.LegacyPasswordBackend",
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/profile/"
@@ -170,6 +174,9 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_ADAPTER = "posti_accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "posti_accounts.forms.LoginForm"}
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Tunnustenhallinta] "
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = True
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/5m/key",
@@ -186,6 +193,9 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Staff must have a confirmed 2FA device to use the Django admin.
 ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=True)
 OTP_TOTP_ISSUER = "Tunnustenhallinta"
+# Wrong 2FA codes: each failure doubles the wait before the next attempt (1 s, 2 s, 4 s ...).
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
 
 # --- Sessions -------------------------------------------------------------------------------
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -241,32 +251,104 @@ LOGGING = {
 }
 
 # --- REST API (issue: SSO and API) ----------------------------------------------------------
+# Bearer tokens first, so an unauthenticated call gets 401 with `WWW-Authenticate: Bearer`.
+# Session authentication enforces CSRF on unsafe methods (DRF's SessionAuthentication).
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "config.api_schema.ApiAutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "config.api.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["config.api.HasRequiredScopes"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.UserThrottle", "config.api.AnonThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("API_THROTTLE_USER", default="600/min"),
+        "anon": env("API_THROTTLE_ANON", default="60/min"),
+    },
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "config.api.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tunnustenhallinta API",
+    "DESCRIPTION": (
+        "Own details, organizations, members, invitations and the e-service catalog. "
+        "Authenticate with a session (browser, CSRF enforced) or an OAuth2 bearer token "
+        "from `/o/token/` with the scopes each operation lists."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PATH_CONVERTER_OVERRIDES": {"oid": int},
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "OAUTH2_FLOWS": ["authorizationCode"],
+    "OAUTH2_AUTHORIZATION_URL": "/o/authorize/",
+    "OAUTH2_TOKEN_URL": "/o/token/",
+    "OAUTH2_REFRESH_URL": "/o/token/",
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "organizations.models.Membership.Role",
+        "MembershipStatusEnum": "organizations.models.Membership.Status",
+        "LanguageEnum": "posti_accounts.models.Language",
+    },
 }
 
 # --- OpenID Connect provider (issue: SSO and API) -------------------------------------------
+# The RS256 signing key. Development generates one into var/ (config/settings/local.py), tests
+# in memory, production refuses to start without it (sso/checks.py).
 OIDC_RSA_PRIVATE_KEY = env("OIDC_RSA_PRIVATE_KEY", default="")
+# Not swapped; named so migrations that point at the application (sso) can resolve it.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
-    "PKCE_REQUIRED": True,
     "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY,
+    "OIDC_ISS_ENDPOINT": env("OIDC_ISS_ENDPOINT", default=""),
+    "OAUTH2_VALIDATOR_CLASS": "sso.oidc.OIDCValidator",
+    # Authorization code + PKCE (S256) only.
+    "PKCE_REQUIRED": True,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=15 * 60),
+    "ID_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ID_TOKEN_SECONDS", default=15 * 60),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_REFRESH_TOKEN_SECONDS", default=14 * 86400),
+    # Each refresh returns a new refresh token; replaying a used one revokes the whole family.
     "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    # Ask for consent once per scope set; first-party e-services never ask (sso.RelyingParty).
+    "REQUEST_APPROVAL_PROMPT": "auto",
+    "ALLOWED_REDIRECT_URI_SCHEMES": env.list("OAUTH_REDIRECT_URI_SCHEMES", default=["https"]),
+    # RFC 9700 (OAuth 2.0 Security BCP): no implicit or password grant, S256 only, tokens
+    # only in the Authorization header, `iss` in the authorization response, tokens hashed at
+    # rest, refresh-token replay detection, exact redirect URIs, PKCE required.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": False,  # dev may allow http (see local.py)
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    # Descriptions shown on the consent page are translated in sso/scopes.py.
+    "SCOPES_BACKEND_CLASS": "sso.scopes.TranslatedScopes",
     "SCOPES": {
-        "openid": "OpenID Connect",
-        "profile": "Profile",
-        "email": "Email",
-        "organizations": "Organizations",
-        "organizations:manage": "Manage organizations",
+        "openid": "OpenID Connect sign-in",
+        "profile": "Name, phone number and language",
+        "email": "Email address",
+        "organizations": "Organizations, roles and e-services",
+        "organizations:manage": "Manage organization members and invitations",
     },
+    "DEFAULT_SCOPES": ["openid"],
 }
 
 # --- Organizations (issue: organizations) ---------------------------------------------------
@@ -274,6 +356,26 @@ INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=7)
 
 # --- Notifications (issue: campaigns) -------------------------------------------------------
 CAMPAIGN_LINK_EXPIRY_DAYS = env.int("CAMPAIGN_LINK_EXPIRY_DAYS", default=14)
+CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=200)
+# A `sending` row older than this belongs to a dead worker and is reclaimed.
+CAMPAIGN_CLAIM_TIMEOUT_SECONDS = env.int("CAMPAIGN_CLAIM_TIMEOUT_SECONDS", default=600)
+CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)
+CAMPAIGN_RETRY_BACKOFF_SECONDS = env.int("CAMPAIGN_RETRY_BACKOFF_SECONDS", default=60)
+# Sender slots per campaign: at most this many `campaign_send` tasks work on one campaign.
+CAMPAIGN_SEND_CONCURRENCY = env.int("CAMPAIGN_SEND_CONCURRENCY", default=2)
+CAMPAIGN_TASK_MAX_SECONDS = env.int("CAMPAIGN_TASK_MAX_SECONDS", default=120)
+# A slot stays taken this long after its sender's last batch (then it is a dead worker's).
+CAMPAIGN_SENDER_HEARTBEAT = env.int("CAMPAIGN_SENDER_HEARTBEAT", default=60)
+CAMPAIGN_JOURNAL_TTL = env.int("CAMPAIGN_JOURNAL_TTL", default=3 * 24 * 3600)
+CAMPAIGN_QUEUE = env("CAMPAIGN_QUEUE", default="celery")
+CAMPAIGN_CACHE_PREFIX = env("CAMPAIGN_CACHE_PREFIX", default="campaign")
+CAMPAIGN_DISPATCH_INTERVAL = env.int("CAMPAIGN_DISPATCH_INTERVAL", default=30)
+# The one scheduler: run exactly one `celery -A config beat`.
+CELERY_BEAT_SCHEDULE["campaigns-dispatch"] = {
+    "task": "notifications.tasks.campaigns_dispatch",
+    "schedule": timedelta(seconds=CAMPAIGN_DISPATCH_INTERVAL),
+    "options": {"queue": CAMPAIGN_QUEUE, "expires": CAMPAIGN_DISPATCH_INTERVAL},
+}
 
 # --- Migration (issue: legacy migration) ----------------------------------------------------
 SHARED_MAILBOX_LOCAL_PARTS = env.list(
@@ -291,3 +393,14 @@ SHARED_MAILBOX_LOCAL_PARTS = env.list(
         "noreply",
     ],
 )
+# Weak legacy hashes are wrapped as Argon2id(legacy digest) at OWASP parameters (m=19 MiB, t=2).
+LEGACY_WRAP_ARGON2 = {
+    "time_cost": env.int("LEGACY_WRAP_TIME_COST", default=2),
+    "memory_cost": env.int("LEGACY_WRAP_MEMORY_KIB", default=19 * 1024),
+    "parallelism": 1,
+}
+LEGACY_WRAP_BATCH_SIZE = env.int("LEGACY_WRAP_BATCH_SIZE", default=200)
+LEGACY_IMPORT_BATCH_SIZE = env.int("LEGACY_IMPORT_BATCH_SIZE", default=2000)
+LEGACY_MERGE_BATCH_SIZE = env.int("LEGACY_MERGE_BATCH_SIZE", default=1000)
+# A SQLite fallback lock older than this is taken as left over by a killed process.
+LEGACY_LOCK_STALE_SECONDS = env.int("LEGACY_LOCK_STALE_SECONDS", default=6 * 60 * 60)

@@ -1,5 +1,7 @@
 """pytest settings: fast hashing, in-process tasks, local-memory cache and email."""
 
+from sso.keys import rsa_private_key_generate
+
 from .base import *  # noqa: F403
 from .base import CONTENT_SECURITY_POLICY, OAUTH2_PROVIDER
 
@@ -17,6 +19,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY
-OAUTH2_PROVIDER = OAUTH2_PROVIDER
+# OIDC: a signing key generated in memory for this test process.
+OIDC_RSA_PRIVATE_KEY = rsa_private_key_generate()
+OAUTH2_PROVIDER = {**OAUTH2_PROVIDER, "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY}
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,292 @@
+"""Operator admin for users, audit events and sessions.
+
+The admin login goes through allauth (`secure_admin_login`), and with ADMIN_REQUIRE_2FA staff
+must have confirmed 2FA and have used it in this session before any admin page opens.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from allauth.account.decorators import secure_admin_login
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth import logout
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+
+from . import twofactor
+from .errors import ApplicationError
+from .models import AuditEvent, User, UserSession
+from .services import _hook, user_create
+
+MSG_ADMIN_NEEDS_2FA = _(
+    "Staff must use two-factor authentication. Set it up before using the administration."
+)
+MSG_ADMIN_VERIFY_2FA = _("Log in again with your two-factor authentication code.")
+DEACTIVATION_HOOK = "organizations.services:user_deactivation_check"
+
+
+def user_deactivation_check(user: User) -> None:
+    """Raises ApplicationError when the organizations app refuses (last main user)."""
+    _hook(DEACTIVATION_HOOK, user=user)
+
+
+# --- Admin login and 2FA gate -------------------------------------------------------------------
+admin.site.login = secure_admin_login(admin.site.login)
+_admin_view = admin.site.admin_view
+
+
+def _admin_view_with_2fa(view, cacheable=False):
+    inner = _admin_view(view, cacheable)
+
+    @wraps(inner)
+    def wrapper(request, *args, **kwargs):
+        user = request.user
+        if settings.ADMIN_REQUIRE_2FA and user.is_authenticated and user.is_staff:
+            if request.path == reverse("admin:logout"):
+                return inner(request, *args, **kwargs)
+            if not twofactor.user_has_2fa(user):
+                messages.warning(request, MSG_ADMIN_NEEDS_2FA)
+                return HttpResponseRedirect(reverse("posti_accounts:twofactor_setup"))
+            if not user.is_verified():
+                logout(request)
+                messages.warning(request, MSG_ADMIN_VERIFY_2FA)
+                query = urlencode({"next": request.get_full_path()})
+                return HttpResponseRedirect(f"{reverse('account_login')}?{query}")
+        return inner(request, *args, **kwargs)
+
+    return wrapper
+
+
+admin.site.admin_view = _admin_view_with_2fa
+
+
+# --- Users --------------------------------------------------------------------------------------
+class UserChangeForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = [
+            "first_name",
+            "last_name",
+            "phone",
+            "preferred_language",
+            "requires_verify_email",
+            "requires_update_password",
+            "requires_check_details",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "groups",
+            "user_permissions",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        instance = self.instance
+        if instance.pk and instance.is_active and cleaned.get("is_active") is False:
+            try:
+                user_deactivation_check(instance)
+            except ApplicationError as exc:
+                raise ValidationError(exc.message, code=exc.code) from exc
+        return cleaned
+
+
+class UserAddForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["email", "first_name", "last_name", "phone", "preferred_language", "is_staff"]
+
+    def clean_email(self):
+        email = (self.cleaned_data.get("email") or "").strip().lower()
+        if User.objects.filter(email=email).exists():
+            raise ValidationError(_("An account with this email address already exists."))
+        return email
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    form = UserChangeForm
+    add_form = UserAddForm
+    list_display = [
+        "email",
+        "first_name",
+        "last_name",
+        "preferred_language",
+        "is_active",
+        "is_staff",
+        "requires_verify_email",
+        "requires_update_password",
+        "requires_check_details",
+    ]
+    list_filter = [
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "preferred_language",
+        "requires_verify_email",
+        "requires_update_password",
+        "requires_check_details",
+    ]
+    search_fields = ["email", "first_name", "last_name"]
+    ordering = ["email"]
+    show_full_result_count = False
+    readonly_fields = [
+        "email",
+        "uuid",
+        "date_joined",
+        "last_login",
+        "details_confirmed_at",
+        "password_changed_at",
+    ]
+    filter_horizontal = ["groups", "user_permissions"]
+    fieldsets = [
+        (None, {"fields": ["email", "uuid"]}),
+        (_("Personal details"), {"fields": ["first_name", "last_name", "phone"]}),
+        (_("Language"), {"fields": ["preferred_language"]}),
+        (
+            _("Required actions"),
+            {
+                "fields": [
+                    "requires_verify_email",
+                    "requires_update_password",
+                    "requires_check_details",
+                    "details_confirmed_at",
+                ]
+            },
+        ),
+        (
+            _("Permissions"),
+            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+        ),
+        (_("Dates"), {"fields": ["date_joined", "last_login", "password_changed_at"]}),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "phone",
+                    "preferred_language",
+                    "is_staff",
+                ]
+            },
+        )
+    ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+            kwargs["fields"] = self.add_form.Meta.fields
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # New users go through the service (EmailAddress row, audit event); they set their
+        # password through "forgot password".
+        created = user_create(
+            email=obj.email,
+            first_name=obj.first_name,
+            last_name=obj.last_name,
+            phone=obj.phone,
+            preferred_language=obj.preferred_language,
+            is_staff=obj.is_staff,
+            actor=request.user,
+            request=request,
+        )
+        obj.pk = created.pk
+        obj.password = created.password
+        obj._state.adding = False
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and request.method == "POST":
+            try:
+                user_deactivation_check(obj)
+            except ApplicationError as exc:
+                self.message_user(request, str(exc.message), messages.ERROR)
+                return HttpResponseRedirect(
+                    reverse("admin:posti_accounts_user_change", args=[obj.pk])
+                )
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            func, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (self._guarded(func), name, description)
+        return actions
+
+    @admin.action(description=_("Deactivate selected users"))
+    def deactivate_users(self, request, queryset):
+        if not self._check_all(request, queryset):
+            return
+        count = queryset.update(is_active=False)
+        self.message_user(request, _("%(count)d users deactivated.") % {"count": count})
+
+    actions = ["deactivate_users"]
+
+    def _check_all(self, request, queryset) -> bool:
+        for user in queryset.filter(is_active=True):
+            try:
+                user_deactivation_check(user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{user.email}: {exc.message}", messages.ERROR)
+                return False
+        return True
+
+    def _guarded(self, func):
+        @wraps(func)
+        def action(modeladmin, request, queryset):
+            if not self._check_all(request, queryset):
+                return None
+            return func(modeladmin, request, queryset)
+
+        return action
+
+
+# --- Audit events and sessions (read-only) ----------------------------------------------------
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "action", "actor", "target_user", "organization", "ip_address"]
+    # No list_filter/date_hierarchy: on tens of millions of rows their DISTINCT queries would
+    # scan the table on every page view. Search by exact action or the user's email instead.
+    search_fields = ["=action", "=target_user__email", "=actor__email"]
+    list_select_related = ["actor", "target_user", "organization"]
+    raw_id_fields = ["actor", "target_user", "organization"]
+    show_full_result_count = False
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(ReadOnlyAdmin):
+    list_display = ["user", "device_description", "ip_address", "created_at", "last_seen_at"]
+    search_fields = ["user__email"]
+    list_select_related = ["user"]
+    exclude = ["session_key"]
+    show_full_result_count = False

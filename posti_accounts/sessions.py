@@ -1,0 +1,129 @@
+"""Tracking and ending a user's logged-in sessions (the "active sessions" list).
+
+`UserSession` mirrors rows of Django's session store. Ending a session deletes both the store
+row (so the browser holding it is logged out on its next request) and the tracking row.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .audit import audit_event_record, client_ip
+from .models import User, UserSession
+
+# Refresh `last_seen_at` at most this often, to spare the database a write per request.
+LAST_SEEN_INTERVAL = timedelta(seconds=60)
+
+
+def _seen_marker(key: str, now) -> str:
+    return key + ":" + str(int(now.timestamp()) // 60)
+
+
+def user_session_start(*, request: HttpRequest) -> None:
+    """At login: the session key is brand new (Django cycles it), so just insert the row."""
+    key = request.session.session_key
+    if not key:
+        return
+    now = timezone.now()
+    UserSession.objects.create(
+        session_key=key,
+        user=request.user,
+        ip_address=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+        created_at=now,
+        last_seen_at=now,
+    )
+    request.session["_us_seen"] = _seen_marker(key, now)
+
+
+def user_session_touch(*, request: HttpRequest) -> None:
+    """Create or refresh the tracking row of the request's session (at most once a minute)."""
+    user = request.user
+    session = request.session
+    key = session.session_key
+    if not user.is_authenticated or not key:
+        return
+    now = timezone.now()
+    marker = _seen_marker(key, now)
+    if session.get("_us_seen") == marker:
+        return
+    session["_us_seen"] = marker
+    updated = UserSession.objects.filter(session_key=key, user=user).update(last_seen_at=now)
+    if not updated:
+        UserSession.objects.update_or_create(
+            session_key=key,
+            defaults={
+                "user": user,
+                "ip_address": client_ip(request),
+                "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
+                "created_at": now,
+                "last_seen_at": now,
+            },
+        )
+
+
+def _alive_since():
+    # A session idle longer than the idle timeout is over, even if its rows remain.
+    return timezone.now() - timedelta(seconds=settings.SESSION_IDLE_TIMEOUT) - LAST_SEEN_INTERVAL
+
+
+def user_sessions_list(*, user: User) -> QuerySet[UserSession]:
+    return UserSession.objects.filter(user=user, last_seen_at__gte=_alive_since()).order_by(
+        "-last_seen_at", "-id"
+    )
+
+
+def user_sessions_prune(*, batch_size: int = 5000) -> int:
+    """Delete tracking rows of sessions that can no longer be alive. Returns rows deleted."""
+    total = 0
+    while True:
+        ids = list(
+            UserSession.objects.filter(last_seen_at__lt=_alive_since()).values_list(
+                "pk", flat=True
+            )[:batch_size]
+        )
+        if not ids:
+            return total
+        total += UserSession.objects.filter(pk__in=ids).delete()[0]
+
+
+@transaction.atomic
+def user_sessions_end(
+    *,
+    user: User,
+    actor: User | None,
+    request: HttpRequest | None = None,
+    keep_current: bool = True,
+    reason: str = "revoked",
+) -> int:
+    """End the user's sessions (all, or all but the request's own). Returns how many ended."""
+    current = request.session.session_key if (request is not None and keep_current) else None
+    tracked = UserSession.objects.filter(user=user)
+    if current:
+        tracked = tracked.exclude(session_key=current)
+    keys = list(tracked.values_list("session_key", flat=True))
+    Session.objects.filter(session_key__in=keys).delete()
+    tracked.delete()
+    if not keys and reason != "revoked":
+        return 0  # e.g. a password change with no other session: nothing to record
+    audit_event_record(
+        actor=actor,
+        action="sessions.revoked",
+        target_user=user,
+        request=request,
+        details={"count": len(keys), "reason": reason, "kept_current": bool(current)},
+    )
+    return len(keys)
+
+
+def user_session_forget(*, session_key: str | None) -> None:
+    """Drop the tracking row of a session that ended (logout, timeout)."""
+    if session_key:
+        UserSession.objects.filter(session_key=session_key).delete()
