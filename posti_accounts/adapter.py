@@ -110,7 +110,12 @@ class AccountAdapter(DefaultAccountAdapter):
 
     # --- Login, logout, failures -----------------------------------------------------------
     def get_login_stages(self) -> list[str]:
-        stages = super().get_login_stages()
+        # Login by code and phone verification are not used here; skip their stages.
+        unused = {
+            "allauth.account.stages.LoginByCodeStage",
+            "allauth.account.stages.PhoneVerificationStage",
+        }
+        stages = [stage for stage in super().get_login_stages() if stage not in unused]
         return [*stages, TWOFACTOR_STAGE]
 
     def login(self, request: HttpRequest, user: AbstractBaseUser) -> None:

@@ -120,7 +120,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "Europe/Helsinki"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Drop tracking rows of sessions that have timed out (posti_accounts.UserSession).
+    "user-sessions-prune": {
+        "task": "posti_accounts.tasks.user_sessions_prune",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3600},
+    },
+}
 
 # --- Email ----------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -23,6 +23,10 @@ EVENT_LABELS = {
     "2fa.backup_code_used": _("Backup code used"),
     "sessions.revoked": _("Other sessions logged out"),
     "legacy.login": _("Logged in with an old password"),
+    "2fa.failed": _("Wrong two-factor code"),
+    "2fa.backup_codes_regenerated": _("New backup codes created"),
+    "session.expired": _("Session expired"),
+    "profile.language_changed": _("Language changed"),
 }
 
 
