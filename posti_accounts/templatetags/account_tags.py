@@ -27,6 +27,20 @@ EVENT_LABELS = {
     "2fa.backup_codes_regenerated": _("New backup codes created"),
     "session.expired": _("Session expired"),
     "profile.language_changed": _("Language changed"),
+    "membership.added": _("Added to an organization"),
+    "membership.activated": _("Organization membership activated"),
+    "membership.removed": _("Removed from an organization"),
+    "membership.left": _("Left an organization"),
+    "membership.role_changed": _("Role changed"),
+    "membership.services_changed": _("E-service access changed"),
+    "membership.handover": _("Main user role handed over"),
+    "membership.main_user_appointed": _("Appointed main user"),
+    "invitation.accepted": _("Invitation accepted"),
+    "legacy.merged": _("Old usernames merged into this account"),
+    "legacy.credentials_discarded": _("Old passwords deleted"),
+    "sso.authorized": _("Logged in to an e-service"),
+    "sso.refused": _("E-service login refused"),
+    "campaign.link_used": _("Email link opened"),
 }
 
 
