@@ -5,8 +5,8 @@ import re
 
 _SECRET_KEYS = r"(password|passwd|token|secret|otp|code|hash|key|authorization)"
 _PATTERNS = [
-    re.compile(rf"(?i)(\b\w*{_SECRET_KEYS}\w*\b\s*[=:]\s*)(['\"]?)[^\s'\",&]+"),
     re.compile(r"(?i)(bearer\s+)()[A-Za-z0-9._~+/=-]+"),
+    re.compile(rf"(?i)(\b\w*{_SECRET_KEYS}\w*\b['\"]?\s*[=:]\s*)(['\"]?)[^\s'\",&]+"),
     re.compile(r"()()\$(2[aby]|6|argon2(id|i|d)?|pbkdf2[^$]*)\$[^\s'\"]+"),
 ]
 
