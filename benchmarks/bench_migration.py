@@ -3,7 +3,8 @@
 1. Floor: raw `COPY` of the generated export lines into a bare one-column table.
 2. This project: `import_legacy_accounts` of every file (each in a subprocess, so its peak
    memory is measured with `resource.getrusage(RUSAGE_CHILDREN)`), then
-   `merge_legacy_accounts` (apply).
+   `merge_legacy_accounts` (apply; on PostgreSQL the set-based path of
+   `migration.services.merging_sql`, with its default batch of identities).
 3. The hash-wrapping job, timed separately as hashes/second for one worker process.
 
     python benchmarks/bench_migration.py --rows 200000
@@ -141,7 +142,7 @@ def main() -> int:
             elapsed, _out = _manage(env, *cmd)
             import_time += elapsed
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        merge_time, merge_out = _manage(env, "merge_legacy_accounts", "--batch-size", "1000")
+        merge_time, merge_out = _manage(env, "merge_legacy_accounts")
         ours = import_time + merge_time
 
         from migration.models import LegacyAccount

@@ -93,6 +93,8 @@ def recognize(value: str) -> Recognized:
         scheme = next((s for p, s in _DJANGO_PREFIX.items() if value.startswith(p)), None)
     if scheme is None:
         return Recognized(UNKNOWN, "")
+    if scheme in ("hex_md5", "hex_sha1"):
+        return Recognized(scheme, value)  # the regex above is the whole format
     try:
         if scheme == "bcrypt":
             bcrypt.checkpw(b"", value.encode())  # validates the format

@@ -35,20 +35,23 @@ class LegacyAccount(models.Model):
             _("One business ID with conflicting organization names"),
         )
 
+    # Foreign keys without their own index where a composite index below starts with the
+    # column: every index is written again by each import upsert and merge UPDATE.
     service = models.ForeignKey(
         "organizations.EService",
         verbose_name=_("e-service"),
         on_delete=models.PROTECT,
         related_name="legacy_accounts",
+        db_index=False,
     )
     username = models.CharField(_("legacy username"), max_length=150)
     email_raw = models.CharField(_("email as given"), max_length=320, blank=True)
-    email = models.CharField(_("normalized email"), max_length=254, blank=True, db_index=True)
+    email = models.CharField(_("normalized email"), max_length=254, blank=True)
     email_valid = models.BooleanField(_("email is valid"), default=False)
     first_name = models.CharField(_("first name"), max_length=150, blank=True)
     last_name = models.CharField(_("last name"), max_length=150, blank=True)
     phone = models.CharField(_("phone number"), max_length=64, blank=True)
-    business_id = models.CharField(_("business ID"), max_length=32, blank=True, db_index=True)
+    business_id = models.CharField(_("business ID"), max_length=32, blank=True)
     business_id_valid = models.BooleanField(_("business ID is valid"), default=True)
     organization_name = models.CharField(_("organization name"), max_length=200, blank=True)
     role = models.CharField(_("legacy role"), max_length=8, choices=Role.choices, default=Role.USER)
@@ -62,7 +65,7 @@ class LegacyAccount(models.Model):
     hash_wrapped = models.BooleanField(_("hash wrapped"), default=False)
     last_login = models.DateTimeField(_("last login in the old service"), null=True, blank=True)
     state = models.CharField(
-        _("state"), max_length=16, choices=State.choices, default=State.IMPORTED, db_index=True
+        _("state"), max_length=16, choices=State.choices, default=State.IMPORTED
     )
     conflict_reason = models.CharField(
         _("conflict reason"), max_length=32, choices=ConflictReason.choices, blank=True
@@ -75,11 +78,18 @@ class LegacyAccount(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="legacy_accounts",
+        db_index=False,
     )
     # HMAC of the imported values: a newer export updates only the rows whose digest differs.
     row_digest = models.CharField(max_length=64, editable=False)
+    # Not indexed: only deleting an ImportRun looks rows up by it (a rare, admin-only scan).
     import_run = models.ForeignKey(
-        "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "ImportRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
@@ -95,8 +105,16 @@ class LegacyAccount(models.Model):
             models.UniqueConstraint(fields=["service", "username"], name="legacy_service_username")
         ]
         indexes = [
+            # Only the indexes a lookup needs: each one is written again for every row by the
+            # import upsert and the merge UPDATE. `service` lookups use the unique
+            # (service, username) index; business IDs are matched in bulk (sequential scans).
+            # A plain b-tree (no `_like` twin as `db_index=True` adds on PostgreSQL).
+            models.Index(fields=["email"], name="legacy_email_idx"),
+            # The review queue; merged rows (nearly all) are not in it.
+            models.Index(
+                fields=["id"], name="legacy_conflict_idx", condition=models.Q(state="conflict")
+            ),
             models.Index(fields=["user", "state"], name="legacy_user_state_idx"),
-            models.Index(fields=["service", "state"], name="legacy_service_state_idx"),
             models.Index(
                 fields=["id"],
                 name="legacy_unwrapped_idx",

@@ -10,7 +10,7 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -20,6 +20,7 @@ from posti_accounts.audit import audit_event_record, audit_events_bulk_record
 from posti_accounts.models import AuditEvent, User
 
 from ..models import LegacyAccount, MergePlan
+from . import merging_sql
 from .locks import migration_lock
 
 Reason = LegacyAccount.ConflictReason
@@ -33,6 +34,10 @@ _REASON_ORDER = [
     Reason.EMAIL_MISSING,
 ]
 REPORT_LIST_LIMIT = 1000
+# Identities per transaction of the set-based PostgreSQL apply (`merging_sql`). Measured at
+# 1,000,000 rows: 100,000 was much slower than 20,000 (bigger temp tables and hash joins
+# spill to disk, longer deferred foreign-key checks at commit).
+SQL_BATCH_SIZE = 20_000
 
 # Test hook: called with the number of identities merged so far after each committed batch.
 after_batch_hook: Callable[[int], None] | None = None
@@ -375,11 +380,25 @@ def _merge_batch(emails: list[str], actor, totals: dict[str, int]) -> None:
     totals["accounts_merged"] += len(accounts)
 
 
+def _use_sql() -> bool:
+    """The set-based apply runs on PostgreSQL unless `LEGACY_MERGE_SQL = False`, or a column
+    of the tables it inserts into has no value it knows (then the ORM path runs)."""
+    if connection.vendor != "postgresql" or not getattr(settings, "LEGACY_MERGE_SQL", True):
+        return False
+    try:
+        merging_sql.check_schema()
+    except merging_sql.UnsupportedSchema:
+        return False
+    return True
+
+
 def legacy_accounts_merge(*, actor=None, batch_size: int | None = None) -> MergePlan:
     """Apply the plan. Each batch of identities is one transaction, so an interrupted run
     leaves only whole identities behind and a rerun continues where it stopped; a second
-    run finds nothing left to merge and changes nothing."""
-    batch_size = batch_size or settings.LEGACY_MERGE_BATCH_SIZE
+    run finds nothing left to merge and changes nothing. On PostgreSQL each batch is a
+    handful of set-based statements (`merging_sql`); elsewhere the ORM path below."""
+    use_sql = _use_sql()
+    batch_size = batch_size or (SQL_BATCH_SIZE if use_sql else settings.LEGACY_MERGE_BATCH_SIZE)
     totals = dict.fromkeys(
         [
             "identities",
@@ -392,6 +411,8 @@ def legacy_accounts_merge(*, actor=None, batch_size: int | None = None) -> Merge
         0,
     )
     with migration_lock():
+        if use_sql:
+            merging_sql.merge_prepare()
         _classify()
         report = _report()
         last = ""
@@ -406,7 +427,12 @@ def legacy_accounts_merge(*, actor=None, batch_size: int | None = None) -> Merge
             if not emails:
                 break
             with transaction.atomic():
-                _merge_batch(emails, actor, totals)
+                if use_sql:
+                    merging_sql.merge_batch_sql(
+                        after=last, upto=emails[-1], actor=actor, totals=totals
+                    )
+                else:
+                    _merge_batch(emails, actor, totals)
             last = emails[-1]
             if after_batch_hook is not None:
                 after_batch_hook(totals["identities"])

@@ -236,3 +236,30 @@ def test_concurrent_start_refused_on_postgres(service, write_csv, django_db_bloc
         other.close()
     _import(service, write_csv([{"username": "a"}]))
     assert LegacyAccount.objects.filter(username="a").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("5.3.2024 14:30", datetime(2024, 3, 5, 14, 30, tzinfo=ZoneInfo("Europe/Helsinki"))),
+        (
+            "05.03.2024 14:30:15",
+            datetime(2024, 3, 5, 14, 30, 15, tzinfo=ZoneInfo("Europe/Helsinki")),
+        ),
+        ("05.03.2024", datetime(2024, 3, 5, tzinfo=ZoneInfo("Europe/Helsinki"))),
+        ("2024-01-02T03:04:05Z", datetime(2024, 1, 2, 3, 4, 5, tzinfo=ZoneInfo("UTC"))),
+        ("2024-07-01 12:00", datetime(2024, 7, 1, 12, tzinfo=ZoneInfo("Europe/Helsinki"))),
+        ("", None),
+        ("31.02.2024", ROW_BAD_DATE),
+        ("32.13.2023 99:99", ROW_BAD_DATE),
+        ("1.1.2024 10", ROW_BAD_DATE),
+    ],
+)
+def test_last_login_formats(value, expected):
+    from migration.services.importing import RowError, _parse_datetime
+
+    if expected == ROW_BAD_DATE:
+        with pytest.raises(RowError):
+            _parse_datetime(value)
+    else:
+        assert _parse_datetime(value) == expected

@@ -315,3 +315,82 @@ def test_admin_review_queue_fixes_email(legacy_data, admin_client, settings):
     )
     merged.refresh_from_db()
     assert merged.email == "matti.virtanen@example.fi"
+
+
+def _full_snapshot():
+    return (
+        sorted(
+            (
+                u.email,
+                u.first_name,
+                u.last_name,
+                u.phone,
+                u.requires_verify_email,
+                u.requires_update_password,
+                u.has_usable_password(),
+            )
+            for u in User.objects.all()
+        ),
+        sorted(EmailAddress.objects.values_list("user__email", "email", "verified", "primary")),
+        sorted(Organization.objects.values_list("business_id", "name", "is_active")),
+        sorted(
+            Membership.objects.values_list(
+                "user__email", "organization__business_id", "role", "status", "source"
+            )
+        ),
+        sorted(
+            Membership.services.through.objects.values_list(
+                "membership__user__email", "membership__organization__business_id", "eservice_id"
+            )
+        ),
+        sorted(
+            LegacyAccount.objects.values_list(
+                "username", "state", "conflict_reason", "user__email"
+            ),
+            key=str,
+        ),
+        sorted(
+            (
+                (e.action, e.target_user.email if e.target_user else None)
+                + ((e.organization.business_id,) if e.organization else (None,))
+                + (e.details.get("user_created"), sorted(e.details.get("accounts", [])))
+            )
+            for e in AuditEvent.objects.filter(action__in=["legacy.merged", "organization.created"])
+        ),
+    )
+
+
+@pytest.mark.postgres
+def test_set_based_merge_matches_orm_merge(legacy_data, settings):
+    """PostgreSQL: the set-based apply gives exactly what the ORM apply gives."""
+    from django.db import transaction
+
+    existing = user_create(email="olemassa@example.fi", password="x" * 20)
+    verified = user_create(email="erik@example.fi", email_verified=True)
+    LegacyAccount.objects.filter(username="sanna").update(organization_name="Bäckman Ab")
+    org_c = Organization.objects.create(business_id=BID_C, name="Bäckman Ab")
+    Membership.objects.create(
+        user=verified, organization=org_c, source=Membership.Source.LEGACY, role="member"
+    )
+
+    class Rollback(Exception):
+        pass
+
+    results = {}
+    for use_sql in (False, True):
+        settings.LEGACY_MERGE_SQL = use_sql
+        assert merging._use_sql() is use_sql
+        try:
+            with transaction.atomic():
+                first = legacy_accounts_merge(batch_size=2).report["applied"]
+                second = legacy_accounts_merge(batch_size=2).report["applied"]
+                results[use_sql] = (first, second, _full_snapshot())
+                raise Rollback
+        except Rollback:
+            pass
+    assert results[True] == results[False]
+    first, second, snapshot = results[True]
+    assert first["users_created"] == 4 and first["users_linked"] == 2
+    assert first["memberships_created"] == 3 and second["accounts_merged"] == 0
+    existing.refresh_from_db()
+    assert not existing.requires_update_password  # rolled back

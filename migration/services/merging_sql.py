@@ -1,0 +1,470 @@
+"""PostgreSQL apply of one merge batch as set-based SQL (the same rules as
+`merging._merge_batch`, which stays the path for other databases).
+
+One batch is the eligible accounts whose email lies in (`after`, `upto`] in the database's
+order; the caller runs it in one transaction, so an interrupted merge leaves whole
+identities only. Table and column names come from the models' `_meta`, and every NOT NULL
+column of an inserted table gets a value (its model default when this module does not set
+it), so a column added by another app does not silently break the insert: a column this
+module cannot fill raises `UnsupportedSchema` and the caller falls back to the ORM path.
+
+Every value that reaches the SQL text is either a name from `_meta` (quoted) or a bound
+parameter.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+import time
+import uuid
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.db import connection, models
+from django.utils import timezone
+
+from organizations.models import Membership, Organization
+from posti_accounts.models import AuditEvent, User
+
+from ..models import LegacyAccount
+
+State = LegacyAccount.State
+
+
+class UnsupportedSchema(Exception):
+    """A NOT NULL column without a default this module knows how to fill."""
+
+
+class Param:
+    """A value bound as a query parameter in `_insert_parts`."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _table(model: type[models.Model]) -> str:
+    return _q(model._meta.db_table)
+
+
+def _col(model: type[models.Model], field: str) -> str:
+    return _q(model._meta.get_field(field).column)
+
+
+def _insert_parts(
+    model: type[models.Model], given: dict[str, Any], now
+) -> tuple[str, str, list[Any]]:
+    """(column list, select-expression list, params) for INSERT .. SELECT into `model`.
+
+    `given` maps field names to SQL expressions of the SELECT; every other concrete column
+    gets its model default (constant, `uuid4` -> gen_random_uuid(), `timezone.now` -> now),
+    NULL when nullable, or `now` for auto_now fields.
+    """
+    columns: list[str] = []
+    exprs: list[str] = []
+    params: list[Any] = []
+    for field in model._meta.concrete_fields:
+        if field.primary_key and isinstance(field, models.AutoField | models.BigAutoField):
+            continue
+        columns.append(_q(field.column))
+        if field.name in given:
+            value = given[field.name]
+            if isinstance(value, Param):
+                exprs.append("%s")
+                params.append(value.value)
+            else:
+                exprs.append(value)
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            exprs.append("%s")
+            params.append(now)
+        elif field.has_default():
+            default = field.default
+            if default is uuid.uuid4:
+                exprs.append("gen_random_uuid()")
+            elif default is timezone.now:
+                exprs.append("%s")
+                params.append(now)
+            elif callable(default) and default not in (dict, list):
+                raise UnsupportedSchema(f"{model._meta.db_table}.{field.column}")
+            else:
+                exprs.append("%s")
+                params.append(field.get_db_prep_save(field.get_default(), connection))
+        elif getattr(field, "db_default", models.NOT_PROVIDED) is not models.NOT_PROVIDED:
+            columns.pop()
+        elif field.null:
+            exprs.append("NULL")
+        elif field.empty_strings_allowed:  # what the ORM saves for a blank CharField
+            exprs.append("''")
+        else:
+            raise UnsupportedSchema(f"{model._meta.db_table}.{field.column}")
+    return ", ".join(columns), ", ".join(exprs), params
+
+
+def check_schema() -> None:
+    """Raise UnsupportedSchema when an insert of this module could not fill a column."""
+    now = timezone.now()
+    _insert_parts(User, _USER_GIVEN, now)
+    _insert_parts(EmailAddress, _EMAIL_GIVEN, now)
+    _insert_parts(Organization, _ORG_GIVEN, now)
+    _insert_parts(Membership, {**_MEMBERSHIP_GIVEN, "source": "", "added_by": "NULL"}, now)
+    _insert_parts(AuditEvent, {**_AUDIT_GIVEN, "actor": "NULL"}, now)
+
+
+# Expressions over the temporary tables below (aliases: i = identity, n = new org,
+# w = wanted membership, e = audit event source).
+_UNUSABLE_PASSWORD = "'!' || substr(md5(random()::text) || md5(random()::text), 1, 40)"
+_USER_GIVEN = {
+    "password": _UNUSABLE_PASSWORD,
+    "email": "i.email",
+    "first_name": "i.first_name",
+    "last_name": "i.last_name",
+    "phone": "i.phone",
+    "requires_verify_email": "true",
+    "requires_update_password": "true",
+}
+_EMAIL_GIVEN = {
+    "user": "c.user_id",
+    "email": "c.email",
+    "verified": "false",
+    "primary": "true",
+}
+_ORG_GIVEN = {"business_id": "n.business_id", "name": "n.name"}
+_MEMBERSHIP_GIVEN = {
+    "user": "w.user_id",
+    "organization": "w.org_id",
+    "role": "w.role",
+    "status": "w.status",
+}
+_AUDIT_GIVEN = {
+    "action": "e.action",
+    "target_user": "e.target_user_id",
+    "organization": "e.organization_id",
+    "details": "e.details",
+}
+
+
+# Diagnostics: LEGACY_MERGE_SQL_TIMING=1 prints the seconds spent per statement (SQL text
+# only, never values) to stderr when the process exits.
+_TIMING: dict[str, float] = {"": 0.0} if os.environ.get("LEGACY_MERGE_SQL_TIMING") else {}
+if _TIMING:
+    atexit.register(lambda: print(json.dumps(_TIMING, indent=1), file=sys.stderr))
+_TEMP_TABLES = ("mig_acc", "mig_ident", "mig_users", "mig_orgs", "mig_wanted")
+
+
+def _execute(cursor, sql: str, params: list[Any] | None = None) -> None:
+    if not _TIMING:
+        cursor.execute(sql, params or None)
+        return
+    started = time.perf_counter()
+    cursor.execute(sql, params or None)
+    elapsed = time.perf_counter() - started
+    _TIMING[" ".join(sql.split())[:70]] = _TIMING.get(" ".join(sql.split())[:70], 0) + elapsed
+
+
+def merge_prepare() -> None:
+    """Fresh planner statistics of the staging table (just bulk-loaded by the import, so
+    autovacuum may not have analyzed it yet): the batches then read it by index ranges."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {_table(LegacyAccount)}")
+
+
+def merge_batch_sql(*, after: str, upto: str, actor, totals: dict[str, int]) -> int:
+    """Merge every eligible account with `after < email <= upto`. Returns the identities."""
+    now = timezone.now()
+    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    la = LegacyAccount
+    legacy = _table(la)
+    user_t, user_email, user_id = _table(User), _col(User, "email"), _q(User._meta.pk.column)
+    ea_t = _table(EmailAddress)
+    org_t = _table(Organization)
+    org_id, org_bid = _q(Organization._meta.pk.column), _col(Organization, "business_id")
+    mem_t = _table(Membership)
+    mem_id = _q(Membership._meta.pk.column)
+    through = Membership.services.through
+    through_t = _table(through)
+    through_m = _q(through._meta.get_field("membership").column)
+    through_s = _q(through._meta.get_field("eservice").column)
+    c = {name: _col(la, name) for name in (
+        "email", "first_name", "last_name", "phone", "business_id", "business_id_valid",
+        "organization_name", "role", "service", "username", "last_login", "updated_at",
+        "state", "is_active", "user", "merged_at", "conflict_reason",
+    )}  # fmt: skip
+    la_id = _q(la._meta.pk.column)
+    with connection.cursor() as cursor:
+        _execute(
+            cursor,
+            f"""
+            CREATE TEMP TABLE mig_acc ON COMMIT DROP AS
+            SELECT {la_id} AS id, {c["email"]} AS email, {c["first_name"]} AS first_name,
+                {c["last_name"]} AS last_name, {c["phone"]} AS phone,
+                CASE WHEN {c["business_id_valid"]} THEN {c["business_id"]} ELSE '' END
+                    AS business_id,
+                {c["organization_name"]} AS organization_name, {c["role"]} AS role,
+                {c["service"]} AS service_id, {c["username"]} AS username,
+                COALESCE({c["last_login"]}, 'epoch'::timestamptz) AS recency,
+                {c["updated_at"]} AS updated_at
+            FROM {legacy}
+            WHERE {c["state"]} = %s AND {c["is_active"]} AND {c["email"]} > %s
+                AND {c["email"]} <= %s
+            """,  # noqa: S608
+            [State.IMPORTED, after, upto],
+        )
+        # Statistics for the planner from a small sample (the default reads the whole batch).
+        _execute(cursor, "SET LOCAL default_statistics_target = 10")
+        _execute(cursor, "ANALYZE mig_acc")
+        _execute(cursor, "SELECT count(*) FROM mig_acc")
+        (accounts,) = cursor.fetchone()
+        if not accounts:
+            _execute(cursor, "DROP TABLE mig_acc")
+            return 0
+        # Identities: the most recently used name and phone win.
+        _execute(
+            cursor,
+            """
+            CREATE TEMP TABLE mig_ident ON COMMIT DROP AS
+            SELECT e.email, COALESCE(n.first_name, '') AS first_name,
+                COALESCE(n.last_name, '') AS last_name, COALESCE(p.phone, '') AS phone
+            FROM (SELECT DISTINCT email FROM mig_acc) e
+            LEFT JOIN (
+                SELECT DISTINCT ON (email) email, first_name, last_name FROM mig_acc
+                WHERE first_name <> '' OR last_name <> ''
+                ORDER BY email, recency DESC, updated_at DESC, id DESC
+            ) n ON n.email = e.email
+            LEFT JOIN (
+                SELECT DISTINCT ON (email) email, left(phone, 32) AS phone FROM mig_acc
+                WHERE phone <> ''
+                ORDER BY email, recency DESC, updated_at DESC, id DESC
+            ) p ON p.email = e.email
+            """,
+        )
+        _execute(cursor, "ANALYZE mig_ident")
+        _execute(
+            cursor,
+            "CREATE TEMP TABLE mig_users (email text PRIMARY KEY, user_id bigint, "
+            "created boolean, verified boolean) ON COMMIT DROP",
+        )
+        # Existing users first (flagged below), then the missing ones are created.
+        existing_users = f"""
+            INSERT INTO mig_users (email, user_id, created, verified)
+            SELECT i.email, u.{user_id}, false, EXISTS (
+                SELECT 1 FROM {ea_t} a WHERE a.{_col(EmailAddress, "user")} = u.{user_id}
+                    AND a.{_col(EmailAddress, "verified")} AND a.{_col(EmailAddress, "primary")}
+            )
+            FROM mig_ident i JOIN {user_t} u ON u.{user_email} = i.email
+            WHERE NOT EXISTS (SELECT 1 FROM mig_users m WHERE m.email = i.email)
+        """  # noqa: S608
+        _execute(cursor, existing_users)
+        cols, exprs, params = _insert_parts(User, _USER_GIVEN, now)
+        _execute(
+            cursor,
+            f"""
+            WITH created AS (
+                INSERT INTO {user_t} ({cols})
+                SELECT {exprs} FROM mig_ident i
+                WHERE NOT EXISTS (SELECT 1 FROM mig_users m WHERE m.email = i.email)
+                ORDER BY i.email
+                ON CONFLICT DO NOTHING
+                RETURNING {user_id} AS user_id, {user_email} AS email
+            )
+            INSERT INTO mig_users (email, user_id, created, verified)
+            SELECT email, user_id, true, false FROM created
+            """,  # noqa: S608
+            params,
+        )
+        # A user who signed up meanwhile (the insert skipped them) joins as an existing one.
+        _execute(cursor, existing_users)
+        _execute(cursor, "ANALYZE mig_users")
+        cols, exprs, params = _insert_parts(EmailAddress, _EMAIL_GIVEN, now)
+        _execute(
+            cursor,
+            f"INSERT INTO {ea_t} ({cols}) SELECT {exprs} FROM mig_users c WHERE c.created",  # noqa: S608
+            params,
+        )
+        _execute(
+            cursor,
+            f"""
+            UPDATE {user_t} u SET {_col(User, "requires_update_password")} = true,
+                {_col(User, "requires_verify_email")} =
+                    u.{_col(User, "requires_verify_email")} OR NOT m.verified
+            FROM mig_users m WHERE m.user_id = u.{user_id} AND NOT m.created
+            """,  # noqa: S608
+        )
+        _execute(cursor, "SELECT count(*) FILTER (WHERE created), count(*) FROM mig_users")
+        users_created, identities = cursor.fetchone()
+
+        # Organizations by business ID, created with the most recently used name.
+        cols, exprs, params = _insert_parts(Organization, _ORG_GIVEN, now)
+        _execute(
+            cursor,
+            "CREATE TEMP TABLE mig_orgs (org_id bigint, business_id text PRIMARY KEY, "
+            "created boolean) ON COMMIT DROP",
+        )
+        _execute(
+            cursor,
+            f"""
+            WITH named AS (
+                SELECT DISTINCT ON (business_id) business_id, organization_name
+                FROM mig_acc WHERE business_id <> '' AND organization_name <> ''
+                ORDER BY business_id, recency DESC, updated_at DESC, id DESC
+            ),
+            n AS (
+                SELECT b.business_id, COALESCE(named.organization_name, b.business_id) AS name
+                FROM (SELECT DISTINCT business_id FROM mig_acc WHERE business_id <> '') b
+                LEFT JOIN named ON named.business_id = b.business_id
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM {org_t} o WHERE o.{org_bid} = b.business_id
+                )
+                ORDER BY b.business_id
+            ),
+            created AS (
+                INSERT INTO {org_t} ({cols}) SELECT {exprs} FROM n
+                ON CONFLICT DO NOTHING
+                RETURNING {org_id} AS org_id, {org_bid} AS business_id
+            )
+            INSERT INTO mig_orgs (org_id, business_id, created)
+            SELECT org_id, business_id, true FROM created
+            """,  # noqa: S608
+            params,
+        )
+        _execute(cursor, "ANALYZE mig_orgs")
+        _execute(
+            cursor,
+            f"""
+            INSERT INTO mig_orgs (org_id, business_id, created)
+            SELECT o.{org_id}, o.{org_bid}, false FROM {org_t} o
+            WHERE o.{org_bid} IN (SELECT DISTINCT business_id FROM mig_acc)
+                AND NOT EXISTS (SELECT 1 FROM mig_orgs m WHERE m.business_id = o.{org_bid})
+            """,  # noqa: S608
+        )
+        # Memberships (pending until the email is verified) and service access.
+        _execute(
+            cursor,
+            """
+            CREATE TEMP TABLE mig_wanted ON COMMIT DROP AS
+            SELECT u.user_id, o.org_id, bool_or(a.role = %s) AS admin,
+                CASE WHEN bool_or(a.role = %s) THEN %s ELSE %s END AS role,
+                CASE WHEN bool_and(u.verified) THEN %s ELSE %s END AS status
+            FROM mig_acc a
+            JOIN mig_users u ON u.email = a.email
+            JOIN mig_orgs o ON o.business_id = a.business_id
+            GROUP BY u.user_id, o.org_id
+            """,
+            [
+                LegacyAccount.Role.ADMIN,
+                LegacyAccount.Role.ADMIN,
+                Membership.Role.MAIN_USER,
+                Membership.Role.MEMBER,
+                Membership.Status.ACTIVE,
+                Membership.Status.PENDING,
+            ],
+        )
+        given = {
+            **_MEMBERSHIP_GIVEN,
+            "source": Param(str(Membership.Source.LEGACY)),
+            "added_by": Param(actor_id),
+        }
+        cols, exprs, params = _insert_parts(Membership, given, now)
+        _execute(
+            cursor,
+            f"""
+            WITH created AS (
+                INSERT INTO {mem_t} ({cols}) SELECT {exprs} FROM mig_wanted w
+                ORDER BY w.user_id, w.org_id
+                ON CONFLICT DO NOTHING RETURNING 1
+            )
+            SELECT count(*) FROM created
+            """,  # noqa: S608
+            params,
+        )
+        (memberships_created,) = cursor.fetchone()
+        m_user, m_org = _col(Membership, "user"), _col(Membership, "organization")
+        m_role, m_status, m_source = (
+            _col(Membership, "role"),
+            _col(Membership, "status"),
+            _col(Membership, "source"),
+        )
+        _execute(
+            cursor,
+            f"""
+            UPDATE {mem_t} m SET {m_role} = %s FROM mig_wanted w
+            WHERE m.{m_user} = w.user_id AND m.{m_org} = w.org_id AND w.admin
+                AND m.{m_source} = %s AND m.{m_role} = %s AND m.{m_status} <> %s
+            """,  # noqa: S608
+            [
+                Membership.Role.MAIN_USER,
+                Membership.Source.LEGACY,
+                Membership.Role.MEMBER,
+                Membership.Status.REMOVED,
+            ],
+        )
+        _execute(
+            cursor,
+            f"""
+            INSERT INTO {through_t} ({through_m}, {through_s})
+            SELECT DISTINCT m.{mem_id}, a.service_id
+            FROM mig_acc a
+            JOIN mig_users u ON u.email = a.email
+            JOIN mig_orgs o ON o.business_id = a.business_id
+            JOIN {mem_t} m ON m.{m_user} = u.user_id AND m.{m_org} = o.org_id
+            WHERE m.{m_status} <> %s
+            ON CONFLICT DO NOTHING
+            """,  # noqa: S608
+            [Membership.Status.REMOVED],
+        )
+        # Link every account of the batch to its user.
+        _execute(
+            cursor,
+            f"""
+            UPDATE {legacy} l SET {c["user"]} = u.user_id, {c["state"]} = %s,
+                {c["merged_at"]} = %s, {c["conflict_reason"]} = ''
+            FROM mig_acc a JOIN mig_users u ON u.email = a.email
+            WHERE l.{la_id} = a.id AND l.{c["email"]} > %s AND l.{c["email"]} <= %s
+            """,  # noqa: S608
+            # The email range lets the planner read only this batch's rows by the email
+            # index instead of hashing the whole table for every batch.
+            [State.MERGED, now, after, upto],
+        )
+        # Audit: one `legacy.merged` per identity, one `organization.created` per new org.
+        given = {**_AUDIT_GIVEN, "actor": Param(actor_id)}
+        cols, exprs, params = _insert_parts(AuditEvent, given, now)
+        _execute(
+            cursor,
+            f"""
+            INSERT INTO {_table(AuditEvent)} ({cols})
+            SELECT {exprs} FROM (
+                SELECT 'legacy.merged' AS action, u.user_id AS target_user_id,
+                    NULL::bigint AS organization_id,
+                    jsonb_build_object('accounts', g.accounts, 'user_created', u.created)
+                        AS details,
+                    u.email AS sort_key
+                FROM mig_users u JOIN (
+                    SELECT email, jsonb_agg(service_id || ':' || username ORDER BY id) AS accounts
+                    FROM mig_acc GROUP BY email
+                ) g ON g.email = u.email
+                UNION ALL
+                SELECT 'organization.created', NULL, o.org_id,
+                    jsonb_build_object('source', 'legacy'), o.business_id
+                FROM mig_orgs o WHERE o.created
+            ) e
+            ORDER BY e.action, e.sort_key
+            """,  # noqa: S608
+            params,
+        )
+        _execute(cursor, "SELECT count(*) FROM mig_orgs WHERE created")
+        (orgs_created,) = cursor.fetchone()
+        # ON COMMIT DROP alone is not enough: a savepoint release (nested atomic) keeps them.
+        _execute(cursor, f"DROP TABLE {', '.join(_TEMP_TABLES)}")
+    totals["identities"] += identities
+    totals["users_created"] += users_created
+    totals["users_linked"] += identities - users_created
+    totals["organizations_created"] += orgs_created
+    totals["memberships_created"] += memberships_created
+    totals["accounts_merged"] += accounts
+    return identities
