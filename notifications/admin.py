@@ -183,8 +183,11 @@ class CampaignAdmin(admin.ModelAdmin):
         )
         try:
             if action == "start":
-                services.campaign_start(campaign=campaign, actor=actor)
-                messages.success(request, _("The campaign was started."))
+                services.campaign_start_request(campaign=campaign, actor=actor, request=request)
+                messages.success(
+                    request,
+                    _("The campaign is starting: recipients are listed in the background."),
+                )
             elif action == "schedule":
                 form = ScheduleForm(request.POST)
                 if not form.is_valid():

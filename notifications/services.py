@@ -178,6 +178,30 @@ def campaign_start(*, campaign: Campaign, actor, now: datetime | None = None) ->
     return campaign
 
 
+@transaction.atomic
+def campaign_start_request(*, campaign: Campaign, actor, request=None) -> Campaign:
+    """ "Start now" from the admin: check the texts at once, then let a worker materialize.
+
+    Materializing 2 million deliveries and setting required actions takes tens of seconds,
+    far too long for a web request, so the campaign becomes due now and a task starts it
+    after commit (the dispatcher would also pick it up on its next tick). A second click or a
+    racing dispatcher is harmless: `campaign_start` locks the row and only starts it once.
+    """
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
+        raise ApplicationError(MSG_NOT_STARTABLE, code="not_startable")
+    campaign_templates_validate(campaign=campaign)
+    campaign.status = Campaign.Status.SCHEDULED
+    campaign.scheduled_at = timezone.now()
+    campaign.save(update_fields=["status", "scheduled_at"])
+    _audit(actor=actor, action="campaign.start_requested", campaign=campaign, request=request)
+    from .tasks import campaign_start_task
+
+    actor_id = getattr(actor, "pk", None)
+    transaction.on_commit(lambda: campaign_start_task.delay(campaign.pk, actor_id))
+    return campaign
+
+
 def _kick_on_commit(campaign: Campaign) -> None:
     from .tasks import campaign_kick
 

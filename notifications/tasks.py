@@ -56,6 +56,22 @@ def campaign_send(campaign_id: int, slot: int = 0) -> None:
     throttle.sender_slot_release(campaign_id=campaign_id, slot=slot)
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def campaign_start_task(campaign_id: int, actor_id: int | None = None) -> None:
+    """Start a campaign that staff asked to start now (idempotent: started once)."""
+    from django.contrib.auth import get_user_model
+
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    try:
+        services.campaign_start(campaign=campaign, actor=actor)
+    except ApplicationError as exc:
+        # Already started by the dispatcher or a second click, or cancelled meanwhile.
+        logger.info("campaign %s not started: %s", campaign_id, exc.code)
+
+
 @shared_task(ignore_result=True)
 def campaigns_dispatch() -> None:
     campaigns_dispatch_run()

@@ -86,7 +86,9 @@ def test_broken_template_refused(admin_client):
     assert not Campaign.objects.exists()
 
 
-def test_control_page_count_preview_and_actions(admin_client, admin_user, make_user, staff):
+def test_control_page_count_preview_and_actions(
+    admin_client, admin_user, make_user, staff, django_capture_on_commit_callbacks
+):
     make_user(language="sv", first_name="Sven")
     make_user(language="fi")
     campaign = Campaign.objects.create(
@@ -111,9 +113,16 @@ def test_control_page_count_preview_and_actions(admin_client, admin_user, make_u
     assert not Delivery.objects.exists()
 
     # start, pause, resume, cancel through the admin
+    # "Start now" answers at once; a task materializes the deliveries after commit.
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("notifications.tasks.campaign_kick", lambda **kw: 0)
-        assert admin_client.post(_action(campaign, "start")).status_code == 302
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            assert admin_client.post(_action(campaign, "start")).status_code == 302
+        campaign.refresh_from_db()
+        assert campaign.status == Campaign.Status.SCHEDULED
+        assert not Delivery.objects.exists()
+        assert len(callbacks) == 1
+        callbacks[0]()
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.SENDING
     assert Delivery.objects.filter(campaign=campaign).count() == 1
@@ -307,3 +316,36 @@ def test_staff_without_campaign_permission_cannot_act(client, settings, make_use
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DRAFT
     assert not Delivery.objects.exists() and mail.outbox == []
+
+
+def test_start_request_twice_and_racing_dispatcher_start_once(
+    admin_client, make_user, staff, django_capture_on_commit_callbacks
+):
+    """Two clicks on "Start now" and the dispatcher's tick: one start, one delivery each."""
+    from notifications.tasks import campaigns_dispatch_run
+
+    make_user(language="fi")
+    campaign = Campaign.objects.create(name="x", kind=Campaign.Kind.CHECK_DETAILS)
+    from notifications.services import campaign_defaults_fill
+
+    campaign_defaults_fill(campaign=campaign)
+    campaign.save()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("notifications.tasks.campaign_kick", lambda **kw: 0)
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            admin_client.post(_action(campaign, "start"))
+            admin_client.post(_action(campaign, "start"))
+        campaigns_dispatch_run()
+        for callback in callbacks:
+            callback()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SENDING
+    from notifications.selectors import campaign_audience
+    from posti_accounts.models import AuditEvent
+
+    recipients = campaign_audience(campaign=campaign).count()
+    assert recipients >= 1
+    assert Delivery.objects.filter(campaign=campaign).count() == recipients
+
+    assert AuditEvent.objects.filter(action="campaign.started").count() == 1
+    assert AuditEvent.objects.filter(action="campaign.start_requested").count() == 2
