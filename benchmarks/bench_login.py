@@ -128,7 +128,7 @@ def _run(seconds: float) -> int:
     print(f"raw hasher verifications/s: {raw:8.2f}")
     print(f"full logins/s (GET+POST, CSRF, all middleware): {full:8.2f}")
     print(
-        f"ratio full/raw: {ratio:.2f} (target >= 0.70) {'OK' if ratio >= 0.7 else 'BELOW TARGET'}"
+        f"ratio full/raw: {ratio:.3f} (target >= 0.70) {'OK' if ratio >= 0.7 else 'BELOW TARGET'}"
     )
     return 0
 
