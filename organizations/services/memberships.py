@@ -12,6 +12,7 @@ from django.utils import timezone
 from posti_accounts.audit import audit_event_record
 from posti_accounts.errors import ApplicationError
 from posti_accounts.models import User
+from posti_accounts.selectors import user_primary_email_verified
 
 from ..models import EService, Membership, Organization
 from ..validators import business_id_normalize
@@ -327,7 +328,15 @@ def main_user_appoint(
         raise ApplicationError(MSG_ALREADY_MAIN_USER, code="already_main_user")
     old = {"role": membership.role, "status": membership.status}
     membership.role = Membership.Role.MAIN_USER
-    membership.status = Membership.Status.ACTIVE
+    # Access that comes from migrated legacy data waits for a verified email (DESIGN
+    # invariant 6): the appointment stands, and verification activates it.
+    waits_for_email = (
+        membership.status == Membership.Status.PENDING
+        and membership.source == Membership.Source.LEGACY
+        and not user_primary_email_verified(user=user)
+    )
+    if not waits_for_email:
+        membership.status = Membership.Status.ACTIVE
     membership.save(update_fields=["role", "status", "updated_at"])
     audit_event_record(
         actor=actor,

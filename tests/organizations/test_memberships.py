@@ -199,6 +199,30 @@ def test_main_user_appoint_for_orphan_org(staff, make_user):
     assert AuditEvent.objects.filter(action="membership.main_user_appointed", actor=staff).exists()
 
 
+def test_appointing_unverified_legacy_member_waits_for_email_verification(staff, make_user):
+    """Invariant 6: legacy access needs a verified email, even when staff appoint."""
+    from organizations.selectors import organizations_without_main_user
+    from posti_accounts.services import user_email_verified
+
+    orphan = OrganizationFactory()
+    user = make_user(verified=False)
+    services.membership_create(
+        organization=orphan,
+        user=user,
+        actor=staff,
+        status=Membership.Status.PENDING,
+        source=Membership.Source.LEGACY,
+    )
+    m = services.main_user_appoint(organization=orphan, user=user, actor=staff)
+    m.refresh_from_db()
+    assert (m.role, m.status) == (Membership.Role.MAIN_USER, Membership.Status.PENDING)
+    assert orphan in organizations_without_main_user()
+    user_email_verified(user=user, email=user.email)
+    m.refresh_from_db()
+    assert m.is_main_user
+    assert orphan not in organizations_without_main_user()
+
+
 def test_user_deactivation_check(org, add_member):
     with pytest.raises(ApplicationError) as exc:
         services.user_deactivation_check(user=org.main_user)
