@@ -30,7 +30,6 @@ NON_BROWSER_PREFIXES = (
     "/o/token/",
     "/o/userinfo/",
     "/o/.well-known/",
-    "/o/jwks/",
     "/o/revoke_token/",
     "/o/introspect/",
     "/api/",
@@ -146,6 +145,7 @@ ACTION_URL_NAMES = {
 _EXEMPT_PREFIXES = (
     "/i18n/",
     "/accounts/logout/",
+    "/o/logout/",
     "/accounts/confirm-email/",
     "/accounts/password/reset/",
     "/accounts/reauthenticate/",

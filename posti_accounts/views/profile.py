@@ -56,20 +56,11 @@ def details_edit(request: HttpRequest) -> HttpResponse:
             **{name: form.cleaned_data[name] for name in DetailsForm.Meta.fields},
         )
         if "preferred_language" in changed:
+            # The message below in the new language; UserLanguageMiddleware applies it (and
+            # its cookie) from the next request on.
             translation.activate(fresh.preferred_language)
-            request.LANGUAGE_CODE = fresh.preferred_language
         messages.success(request, _("Your details were saved.") if changed else _("No changes."))
-        response = redirect("posti_accounts:profile")
-        if "preferred_language" in changed:
-            from django.conf import settings
-
-            response.set_cookie(
-                settings.LANGUAGE_COOKIE_NAME,
-                fresh.preferred_language,
-                samesite="Lax",
-                secure=request.is_secure(),
-            )
-        return response
+        return redirect("posti_accounts:profile")
     if request.method == "POST":
         user.refresh_from_db()
     return render(request, "posti_accounts/profile/details_edit.html", {"form": form})
