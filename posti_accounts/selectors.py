@@ -8,7 +8,7 @@ from allauth.account.models import EmailAddress
 from django.apps import apps
 from django.db.models import QuerySet
 
-from .models import AuditEvent, User
+from .models import AuditEvent, User, UserSession
 
 
 def user_security_events(*, user: User) -> QuerySet[AuditEvent]:
@@ -53,8 +53,8 @@ def user_export_data(*, user: User) -> dict[str, Any]:
             {
                 "time": _iso(e.created_at),
                 "action": e.action,
-                "actor": e.actor.email if e.actor_id and e.actor else None,
-                "organization": e.organization.name if e.organization_id else None,
+                "actor": e.actor.email if e.actor else None,
+                "organization": e.organization.name if e.organization else None,
                 "ip_address": e.ip_address,
                 "details": e.details,
             }
@@ -83,33 +83,21 @@ def user_export_data(*, user: User) -> dict[str, Any]:
 
 
 def _optional_exports(user: User) -> dict[str, Any]:
-    """Data of apps that may not have their models yet (sessions, legacy accounts)."""
-    extra: dict[str, Any] = {}
-    try:
-        session_model = apps.get_model("posti_accounts", "UserSession")
-    except LookupError:
-        session_model = None
-    if session_model is not None:
-        extra["sessions"] = [
+    """Sessions, and the old service usernames merged into the account (never their hashes).
+    The migration app is reached through the registry so this app does not import it."""
+    legacy_model = apps.get_model("migration", "LegacyAccount")
+    return {
+        "sessions": [
             {
-                "ip_address": getattr(s, "ip_address", None),
-                "user_agent": getattr(s, "user_agent", ""),
-                "created_at": _iso(getattr(s, "created_at", None)),
-                "last_seen": _iso(getattr(s, "last_seen", None)),
+                "ip_address": s.ip_address,
+                "user_agent": s.user_agent,
+                "created_at": _iso(s.created_at),
+                "last_seen_at": _iso(s.last_seen_at),
             }
-            for s in session_model.objects.filter(user=user)
-        ]
-    try:
-        legacy_model = apps.get_model("migration", "LegacyAccount")
-    except LookupError:
-        legacy_model = None
-    if legacy_model is not None:
-        extra["legacy_accounts"] = [
-            {
-                "service": la.service.code if la.service_id else None,
-                "username": getattr(la, "username", ""),
-                "state": getattr(la, "state", ""),
-            }
+            for s in UserSession.objects.filter(user=user).order_by("-last_seen_at")
+        ],
+        "legacy_accounts": [
+            {"service": la.service.code, "username": la.username, "state": la.state}
             for la in legacy_model.objects.filter(user=user).select_related("service")
-        ]
-    return extra
+        ],
+    }

@@ -143,6 +143,8 @@ def test_data_export_contains_own_records_and_no_secrets(client_logged_in, user,
     assert data["account"]["email"] == user.email
     assert data["account"]["uuid"] == str(user.uuid)
     assert [m["business_id"] for m in data["memberships"]] == [membership.organization.business_id]
+    assert data["legacy_accounts"] == []
+    assert all(s["last_seen_at"] for s in data["sessions"])
     raw = response.content.decode()
     assert other.organization.business_id not in raw
     assert user.password not in raw and password not in raw
