@@ -22,18 +22,19 @@ from django.utils.translation import gettext_lazy as _
 from . import twofactor
 from .errors import ApplicationError
 from .models import AuditEvent, User, UserSession
-from .services import _hook, user_create
+from .services import user_create
 
 MSG_ADMIN_NEEDS_2FA = _(
     "Staff must use two-factor authentication. Set it up before using the administration."
 )
 MSG_ADMIN_VERIFY_2FA = _("Log in again with your two-factor authentication code.")
-DEACTIVATION_HOOK = "organizations.services:user_deactivation_check"
 
 
 def user_deactivation_check(user: User) -> None:
     """Raises ApplicationError when the organizations app refuses (last main user)."""
-    _hook(DEACTIVATION_HOOK, user=user)
+    from organizations.services import user_deactivation_check as check
+
+    check(user=user)
 
 
 # --- Admin login and 2FA gate -------------------------------------------------------------------

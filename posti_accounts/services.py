@@ -3,7 +3,6 @@ records an audit event in the same transaction as its change."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from allauth.account.models import EmailAddress
@@ -18,18 +17,6 @@ from .models import REQUIRED_ACTION_FIELDS, RequiredAction, User, UserManager
 
 MSG_EMAIL_TAKEN = _("An account with this email address already exists.")
 MSG_UNKNOWN_ACTION = _("Unknown required action.")
-
-
-def _hook(path: str, **kwargs: Any) -> None:
-    """Call `module:function` of another app if that app provides it (outward hook)."""
-    module_name, func_name = path.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError:
-        return
-    func = getattr(module, func_name, None)
-    if func is not None:
-        func(**kwargs)
 
 
 @transaction.atomic
@@ -136,7 +123,10 @@ def user_email_verified(*, user: User, email: str, request: HttpRequest | None =
         actor=user, action="email.verified", target_user=user, request=request, details={}
     )
     user_required_action_complete(user=user, action=RequiredAction.VERIFY_EMAIL, request=request)
-    _hook("organizations.services:memberships_activate_pending", user=user, request=request)
+    # Imported here: organizations' services import this module.
+    from organizations.services import memberships_activate_pending
+
+    memberships_activate_pending(user=user, request=request)
 
 
 @transaction.atomic
@@ -149,7 +139,9 @@ def user_password_changed(*, user: User, request: HttpRequest | None = None) -> 
         actor=user, action="password.changed", target_user=user, request=request, details={}
     )
     user_required_action_complete(user=user, action=RequiredAction.UPDATE_PASSWORD, request=request)
-    _hook("migration.services:legacy_credentials_discard", user=user)
+    from migration.services import legacy_credentials_discard
+
+    legacy_credentials_discard(user=user)
 
 
 @transaction.atomic
