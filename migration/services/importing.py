@@ -2,317 +2,72 @@
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import hmac
-import json
-import re
-import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from hashlib import blake2b
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from organizations.models import EService
-from organizations.validators import business_id_normalize
 from posti_accounts.audit import audit_event_record
 from posti_accounts.errors import ApplicationError
 
-from .. import hashes
 from ..models import ImportRowError, ImportRun, LegacyAccount
+from .legacy_rows import (
+    HELSINKI,
+    NULL,
+    OUTPUT_FIELDS,
+    ROW_BAD_DATE,
+    ROW_BAD_ENCODING,
+    ROW_BAD_JSON,
+    ROW_BAD_QUOTING,
+    ROW_DUPLICATE,
+    ROW_NO_USERNAME,
+    ROW_TOO_MANY_COLUMNS,
+    WARN_EMAIL_INVALID,
+    WARN_HASH_UNRECOGNIZED,
+    FileError,
+    RowError,
+    RowNormalizer,
+    csv_rows,
+    jsonl_rows,
+    normalize_email,
+    parse_datetime,
+    unescape,
+)
 from .locks import migration_lock
+
+__all__ = [
+    "ROW_BAD_DATE",
+    "ROW_BAD_ENCODING",
+    "ROW_BAD_JSON",
+    "ROW_BAD_QUOTING",
+    "ROW_DUPLICATE",
+    "ROW_NO_USERNAME",
+    "ROW_TOO_MANY_COLUMNS",
+    "WARN_EMAIL_INVALID",
+    "WARN_HASH_UNRECOGNIZED",
+    "ImportResult",
+    "RowError",
+    "legacy_accounts_import",
+    "normalize_email",
+    "parse_datetime",
+]
 
 MSG_UNKNOWN_FORMAT = _("Unknown file format: use .csv or .jsonl, or give --format.")
 MSG_NO_USERNAME_COLUMN = _("The file has no 'username' column.")
 MSG_UNKNOWN_SERVICE = _("Unknown e-service code.")
-_Reason = ImportRowError.Reason
-ROW_NO_USERNAME = _Reason.NO_USERNAME
-ROW_BAD_DATE = _Reason.BAD_DATE
-ROW_BAD_QUOTING = _Reason.BAD_QUOTING
-ROW_BAD_JSON = _Reason.BAD_JSON
-ROW_BAD_ENCODING = _Reason.BAD_ENCODING
-ROW_DUPLICATE = _Reason.DUPLICATE
-ROW_TOO_MANY_COLUMNS = _Reason.TOO_MANY_COLUMNS
-WARN_HASH_UNRECOGNIZED = _Reason.HASH_UNRECOGNIZED
-WARN_EMAIL_INVALID = _Reason.EMAIL_INVALID
-
-_HELSINKI = ZoneInfo("Europe/Helsinki")
-PG_BATCH_SIZE = 20000
-_EMAIL = EmailValidator()
-_TRUE = {"1", "true", "yes", "y", "k", "kyllä", "kylla", "ja", "x", "active", "aktiivinen"}
-_ADMIN_ROLES = {
-    "admin",
-    "administrator",
-    "main_user",
-    "pääkäyttäjä",
-    "paakayttaja",
-    "huvudanvändare",
-}
-_IMPORTED_FIELDS = [
-    "email_raw",
-    "email",
-    "email_valid",
-    "first_name",
-    "last_name",
-    "phone",
-    "business_id",
-    "business_id_valid",
-    "organization_name",
-    "role",
-    "is_active",
-    "password_hash",
-    "hash_scheme",
-    "hash_salt",
-    "hash_wrapped",
-    "last_login",
-    "row_digest",
-    "state",
-    "conflict_reason",
-    "warning",
-    "import_run",
-    "updated_at",
-]
-
-
-class RowError(Exception):
-    pass
 
 
 @dataclass
 class ImportResult:
     run: ImportRun
     errors: list[ImportRowError] = field(default_factory=list)
-
-
-@lru_cache(maxsize=1 << 17)  # one person's address recurs across the exports
-def normalize_email(value: str) -> tuple[str, bool]:
-    """Trim and lowercase; returns (normalized, valid)."""
-    email = unicodedata.normalize("NFC", (value or "").strip()).strip("<>").strip().lower()
-    if email.startswith("mailto:"):
-        email = email[7:]
-    if not email:
-        return "", False
-    try:
-        _EMAIL(email)
-    except ValidationError:
-        return email[:254], False
-    return email[:254], len(email) <= 254
-
-
-# The common Finnish form, parsed without strptime (the formats below stay the fallback).
-_FI_DATETIME = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?: (\d{1,2}):(\d{2})(?::(\d{2}))?)?")
-
-
-def _parse_datetime(value: str) -> datetime | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    match = _FI_DATETIME.fullmatch(value)
-    if match:
-        day, month, year, hour, minute, second = match.groups()
-        try:
-            return datetime(
-                int(year),
-                int(month),
-                int(day),
-                int(hour or 0),
-                int(minute or 0),
-                int(second or 0),
-                tzinfo=_HELSINKI,
-            )
-        except ValueError:
-            pass
-    parsed = None
-    # Every format below starts with a day and a dot: skip them for ISO 8601 values.
-    for fmt in ("%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y") if "." in value[:3] else ():
-        try:
-            parsed = datetime.strptime(value, fmt)
-            break
-        except ValueError:
-            continue
-    if parsed is None:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise RowError(ROW_BAD_DATE) from exc
-    if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=_HELSINKI)
-    return parsed
-
-
-def _split_full_name(full: str) -> tuple[str, str]:
-    full = " ".join(full.split())
-    if "," in full:
-        last, _sep, first = full.partition(",")
-        return first.strip(), last.strip()
-    first, _sep, last = full.partition(" ")
-    return first, last
-
-
-# Built once: the same serialization as json.dumps(..., sort_keys=True, default=str,
-# ensure_ascii=False), and an HMAC whose key schedule is computed once and copied per row.
-_DIGEST_JSON = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
-
-
-@lru_cache(maxsize=4)
-def _digest_hmac(key: str) -> hmac.HMAC:
-    return hmac.new(key.encode(), digestmod=hashlib.sha256)
-
-
-def _row_digest(values: dict[str, Any]) -> str:
-    mac = _digest_hmac(settings.SECRET_KEY).copy()
-    mac.update(_DIGEST_JSON.encode(values).encode())
-    return mac.hexdigest()
-
-
-def _clean(value: Any, limit: int) -> str:
-    if value is None:
-        return ""
-    return " ".join(str(value).split())[:limit]
-
-
-@lru_cache(maxsize=1 << 16)  # an organization's ID recurs on every member's row
-def _business_id(raw: str) -> tuple[str, bool]:
-    if not raw:
-        return "", True
-    try:
-        return business_id_normalize(raw), True
-    except ValidationError:
-        return raw, False
-
-
-def row_to_values(row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Normalize one input row; raises RowError for a bad row. Returns (values, warnings)."""
-    username = _clean(row.get("username"), 150)
-    if not username:
-        raise RowError(ROW_NO_USERNAME)
-    warnings: list[str] = []
-    email_raw = _clean(row.get("email"), 320)
-    email, email_valid = normalize_email(email_raw)
-    if email_raw and not email_valid:
-        warnings.append(WARN_EMAIL_INVALID)
-    first, last = _clean(row.get("first_name"), 150), _clean(row.get("last_name"), 150)
-    if not (first or last) and row.get("full_name"):
-        first, last = _split_full_name(str(row["full_name"]))
-    bid, bid_valid = _business_id(_clean(row.get("business_id"), 32))
-    recognized = hashes.recognize(str(row.get("password_hash") or ""))
-    if recognized.scheme == hashes.UNKNOWN:
-        warnings.append(WARN_HASH_UNRECOGNIZED)
-    active_raw = row.get("active")
-    is_active = (
-        True
-        if active_raw is None or str(active_raw).strip() == ""
-        else (active_raw is True or str(active_raw).strip().lower() in _TRUE)
-    )
-    values = {
-        "email_raw": email_raw,
-        "email": email,
-        "email_valid": email_valid,
-        "first_name": first[:150],
-        "last_name": last[:150],
-        "phone": _clean(row.get("phone"), 64),
-        "business_id": bid,
-        "business_id_valid": bid_valid,
-        "organization_name": _clean(row.get("organization_name"), 200),
-        "role": (
-            LegacyAccount.Role.ADMIN
-            if _clean(row.get("role"), 32).lower() in _ADMIN_ROLES
-            else LegacyAccount.Role.USER
-        ),
-        "is_active": is_active,
-        "password_hash": recognized.hash,
-        "hash_scheme": recognized.scheme,
-        "last_login": _parse_datetime(str(row.get("last_login") or "")),
-    }
-    return {"username": username, **values}, warnings
-
-
-# --- readers ------------------------------------------------------------------------------
-
-
-def _decode(raw: bytes, encoding: str, explicit: bool) -> str:
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError:
-        if explicit:
-            raise
-        # Old Windows exports mixed into a UTF-8 file: cp1252 is what they nearly always are.
-        return raw.decode("cp1252")
-
-
-def _lines(path: Path, encoding: str, explicit: bool) -> Iterator[tuple[int, str | None]]:
-    """(line number, text) for each physical line; text None when it cannot be decoded."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            raw = raw.rstrip(b"\r\n")
-            if not raw.strip():
-                continue
-            try:
-                yield number, _decode(raw, encoding, explicit)
-            except UnicodeDecodeError:
-                yield number, None
-
-
-def _csv_rows(
-    path: Path, encoding: str, explicit: bool
-) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    lines = _lines(path, encoding, explicit)
-    header: list[str] | None = None
-    delimiter = ","
-    for number, text in lines:
-        if header is None:
-            if text is None:
-                raise ApplicationError(MSG_NO_USERNAME_COLUMN, code="no_username_column")
-            delimiter = ";" if text.count(";") > text.count(",") else ","
-            header = [
-                h.strip().lower().lstrip("\ufeff")
-                for h in next(csv.reader([text], delimiter=delimiter))
-            ]
-            if "username" not in header:
-                raise ApplicationError(MSG_NO_USERNAME_COLUMN, code="no_username_column")
-            continue
-        if text is None:
-            yield number, RowError(ROW_BAD_ENCODING)
-            continue
-        try:
-            values = next(csv.reader([text], delimiter=delimiter, strict=True))
-        except csv.Error:
-            yield number, RowError(ROW_BAD_QUOTING)
-            continue
-        if len(values) > len(header) and any(v.strip() for v in values[len(header) :]):
-            yield number, RowError(ROW_TOO_MANY_COLUMNS)
-            continue
-        yield number, dict(zip(header, values, strict=False))
-
-
-def _jsonl_rows(
-    path: Path, encoding: str, explicit: bool
-) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    for number, text in _lines(path, encoding, explicit):
-        if text is None:
-            yield number, RowError(ROW_BAD_ENCODING)
-            continue
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            yield number, RowError(ROW_BAD_JSON)
-            continue
-        if not isinstance(obj, dict):
-            yield number, RowError(ROW_BAD_JSON)
-            continue
-        yield number, {str(k).strip().lower(): v for k, v in obj.items()}
 
 
 def detect_format(path: Path, fmt: str | None) -> str:
@@ -326,116 +81,167 @@ def detect_format(path: Path, fmt: str | None) -> str:
     return fmt
 
 
-# --- upsert -------------------------------------------------------------------------------
+# --- writing ------------------------------------------------------------------------------
 
-
-_STAGE_VALUE_FIELDS = [
-    "email_raw",
-    "email",
-    "email_valid",
-    "first_name",
-    "last_name",
-    "phone",
-    "business_id",
-    "business_id_valid",
-    "organization_name",
-    "role",
-    "is_active",
-    "password_hash",
-    "hash_scheme",
-    "last_login",
-]
-_STAGE_COLUMNS = ["service_id", "username", "row_digest", "import_run_id", "updated_at"] + (
-    _STAGE_VALUE_FIELDS
-)
 _TABLE = LegacyAccount._meta.db_table
-# Built only from the constant column names above: no input reaches the SQL text.
+# COPY columns: the service, the normalized values (`legacy_rows.OUTPUT_FIELDS`) and the
+# values that are the same on every row of one import. All are constant names: no input
+# reaches the SQL text.
+_CONSTANT_FIELDS = (
+    "import_run_id",
+    "created_at",
+    "updated_at",
+    "hash_salt",
+    "hash_wrapped",
+    "state",
+    "conflict_reason",
+    "warning",
+)
+_COPY_COLUMNS = ("service_id", *OUTPUT_FIELDS, *_CONSTANT_FIELDS)
+_COPY_SQL = f"COPY {{table}} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
 _STAGE_CREATE = f"""
-CREATE TEMP TABLE IF NOT EXISTS legacy_stage AS
-SELECT {", ".join(_STAGE_COLUMNS)} FROM {_TABLE} WITH NO DATA
+CREATE TEMP TABLE legacy_stage ON COMMIT DROP AS
+SELECT {", ".join(_COPY_COLUMNS)} FROM {_TABLE} WITH NO DATA
 """  # noqa: S608
 _KEEP_STATES = "('merged', 'retired', 'dropped')"
+_UPDATED = [c for c in _COPY_COLUMNS if c not in ("service_id", "username", "created_at")]
 _STAGE_UPSERT = f"""
-INSERT INTO {_TABLE} AS t ({", ".join(_STAGE_COLUMNS)}, created_at, hash_salt, hash_wrapped,
-    state, conflict_reason, warning)
-SELECT {", ".join(_STAGE_COLUMNS)}, updated_at, '', false, 'imported', '', ''
-FROM legacy_stage
-ON CONFLICT (service_id, username) DO UPDATE SET
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in _STAGE_COLUMNS[2:] if c != "password_hash")},
-    password_hash = CASE WHEN t.state = 'retired' OR t.credentials_discarded_at IS NOT NULL
-        THEN '' ELSE EXCLUDED.password_hash END,
-    hash_salt = '', hash_wrapped = false,
-    state = CASE WHEN t.state IN {_KEEP_STATES} THEN t.state ELSE 'imported' END,
-    conflict_reason = '', warning = ''
-WHERE t.row_digest <> EXCLUDED.row_digest
-RETURNING (xmax = 0)
+WITH up AS (
+    INSERT INTO {_TABLE} AS t ({", ".join(_COPY_COLUMNS)})
+    SELECT {", ".join(_COPY_COLUMNS)} FROM legacy_stage
+    ON CONFLICT (service_id, username) DO UPDATE SET
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED if c not in ("password_hash", "state"))},
+        password_hash = CASE WHEN t.state = 'retired' OR t.credentials_discarded_at IS NOT NULL
+            THEN '' ELSE EXCLUDED.password_hash END,
+        state = CASE WHEN t.state IN {_KEEP_STATES} THEN t.state ELSE 'imported' END
+    WHERE t.row_digest <> EXCLUDED.row_digest
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FROM up
 """  # noqa: S608
+_ERROR_COLUMNS = ("run_id", "line", "username", "severity", "reason")
+_ERROR_COPY = f"COPY {ImportRowError._meta.db_table} ({', '.join(_ERROR_COLUMNS)}) FROM STDIN"
 
 
-class _Batch:
+def _digest_key() -> bytes:
+    """The row digest is a keyed BLAKE2b, so it says nothing about a legacy hash by itself."""
+    return blake2b(settings.SECRET_KEY.encode(), digest_size=32, person=b"legacy-row").digest()
+
+
+class _PostgresSink:
+    """One COPY stream for the whole file. The first import of a service writes straight
+    into the staging table; a re-import goes through a temporary table and one
+    INSERT .. ON CONFLICT that touches only the rows whose digest changed."""
+
+    def __init__(self, run: ImportRun, service: EService) -> None:
+        self.run = run
+        self.direct = not LegacyAccount.objects.filter(service=service).exists()
+        self.cursor = connection.cursor()
+        # Naive last_login values are Helsinki time: the session time zone says so during the
+        # COPY only (Django reads timestamps assuming its own zone, restored in `finish`).
+        self.cursor.execute("SELECT set_config('TimeZone', 'Europe/Helsinki', true)")
+        if not self.direct:
+            self.cursor.execute(_STAGE_CREATE)
+        table = _TABLE if self.direct else "legacy_stage"
+        self._copy_cm = self.cursor.cursor.copy(_COPY_SQL.format(table=table))
+        self.copy = self._copy_cm.__enter__()
+        self.rows = 0
+
+    def write(self, lines: list[str]) -> None:
+        self.rows += len(lines)
+        lines.append("")
+        self.copy.write("\n".join(lines))
+
+    def close(self, ok: bool) -> None:
+        if ok:
+            self._copy_cm.__exit__(None, None, None)
+        else:
+            self._copy_cm.__exit__(RuntimeError, RuntimeError("import aborted"), None)
+
+    def finish(self, errors: list[tuple]) -> tuple[int, int]:
+        """(created, updated)."""
+        self.cursor.execute("SELECT set_config('TimeZone', %s, true)", [connection.timezone_name])
+        if self.direct:
+            created, updated = self.rows, 0
+        else:
+            self.cursor.execute(_STAGE_UPSERT)
+            created, changed = self.cursor.fetchone()
+            updated = changed - created
+            self.cursor.execute("DROP TABLE legacy_stage")
+        if errors:
+            with self.cursor.cursor.copy(_ERROR_COPY) as copy:
+                for row in errors:
+                    copy.write_row(row)
+        self.cursor.close()
+        return created, updated
+
+
+class _OrmSink:
+    """Other databases (SQLite in development and tests): the same lines, read back and
+    written with the ORM in batches."""
+
     def __init__(self, run: ImportRun, service: EService) -> None:
         self.run = run
         self.service = service
-        self.rows: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.created = self.updated = 0
 
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        if connection.vendor == "postgresql":
-            self._flush_copy()
-        else:
-            self._flush_orm()
-        self.rows.clear()
+    def write(self, lines: list[str]) -> None:
+        batch = settings.LEGACY_IMPORT_BATCH_SIZE
+        for start in range(0, len(lines), batch):
+            self._write_batch(lines[start : start + batch])
 
-    def _flush_copy(self) -> None:
-        """PostgreSQL: COPY the batch into a temporary table, then one INSERT .. ON CONFLICT
-        that touches only rows whose digest changed (the same rules as `_flush_orm`)."""
-        now = timezone.now()
-        with connection.cursor() as cursor:
-            cursor.execute(_STAGE_CREATE)
-            raw = cursor.cursor  # the psycopg cursor, for COPY
-            with raw.copy(f"COPY legacy_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
-                for username, (_line, values) in self.rows.items():
-                    copy.write_row(
-                        [self.service.pk, username, _row_digest(values), self.run.pk, now]
-                        + [values[name] for name in _STAGE_VALUE_FIELDS]
-                    )
-            cursor.execute(_STAGE_UPSERT)
-            returned = cursor.fetchall()
-            cursor.execute("TRUNCATE legacy_stage")
-        created = sum(1 for (inserted,) in returned if inserted)
-        self.run.rows_created += created
-        self.run.rows_updated += len(returned) - created
-        self.run.rows_unchanged += len(self.rows) - len(returned)
+    def close(self, ok: bool) -> None:
+        pass
 
-    def _flush_orm(self) -> None:
+    def finish(self, errors: list[tuple]) -> tuple[int, int]:
+        ImportRowError.objects.bulk_create(
+            [ImportRowError(**dict(zip(_ERROR_COLUMNS, row, strict=True))) for row in errors],
+            batch_size=1000,
+        )
+        return self.created, self.updated
+
+    def _values(self, line: str) -> dict:
+        parts = line.split("\t")
+        values = {}
+        for name, text in zip(_COPY_COLUMNS, parts, strict=True):
+            if name in ("service_id", "import_run_id", *_CONSTANT_FIELDS):
+                continue
+            if text == NULL:
+                values[name] = None
+            elif name in ("email_valid", "business_id_valid", "is_active"):
+                values[name] = text == "t"
+            elif name == "last_login":
+                parsed = datetime.fromisoformat(text)
+                values[name] = parsed if parsed.tzinfo else parsed.replace(tzinfo=HELSINKI)
+            else:
+                values[name] = unescape(text)
+        return values
+
+    def _write_batch(self, lines: list[str]) -> None:
+        rows = {v["username"]: v for v in map(self._values, lines)}
         existing = {
             row["username"]: row
             for row in LegacyAccount.objects.filter(
-                service=self.service, username__in=list(self.rows)
-            ).values("username", "row_digest", "state", "credentials_discarded_at", "hash_wrapped")
+                service=self.service, username__in=list(rows)
+            ).values("username", "row_digest", "state", "credentials_discarded_at")
         }
         now = timezone.now()
         to_write: list[LegacyAccount] = []
-        for username, (_line, values) in self.rows.items():
-            digest = _row_digest(values)
+        for username, values in rows.items():
             old = existing.get(username)
-            if old is not None and old["row_digest"] == digest:
-                self.run.rows_unchanged += 1
+            if old is not None and old["row_digest"] == values["row_digest"]:
                 continue
             account = LegacyAccount(
                 service=self.service,
-                username=username,
-                row_digest=digest,
                 import_run=self.run,
                 updated_at=now,
                 created_at=now,
-                **{k: v for k, v in values.items() if k != "username"},
+                **values,
             )
             if old is None:
-                self.run.rows_created += 1
+                self.created += 1
             else:
-                self.run.rows_updated += 1
+                self.updated += 1
                 state = old["state"]
                 # A newer export never brings back a discarded or retired legacy password,
                 # and never undoes a merge, a retirement or a staff decision to drop.
@@ -453,8 +259,16 @@ class _Batch:
                 to_write,
                 update_conflicts=True,
                 unique_fields=["service", "username"],
-                update_fields=_IMPORTED_FIELDS,
+                update_fields=[f for f in _UPDATED if f not in ("import_run_id",)] + ["import_run"],
             )
+
+
+def _read(path: Path, file_format: str, encoding: str | None):
+    reader = csv_rows if file_format == "csv" else jsonl_rows
+    try:
+        return reader(path, encoding or "utf-8", explicit=bool(encoding))
+    except FileError as exc:
+        raise ApplicationError(MSG_NO_USERNAME_COLUMN, code="no_username_column") from exc
 
 
 def legacy_accounts_import(
@@ -469,20 +283,16 @@ def legacy_accounts_import(
 ) -> ImportResult:
     """Stream a legacy export into the staging table, upserting by (service, username).
 
-    Holds the migration lock. Each batch is its own transaction, so a huge file never holds
-    one long transaction; bad rows are recorded with their line number and never abort the
-    file. When `start_wrap`, the hash-wrapping job starts once the import has committed.
+    Holds the migration lock; the whole file is one transaction (a killed import leaves
+    nothing behind, and a rerun starts over). Bad rows are recorded with their line number
+    and never abort the file. When `start_wrap`, the hash-wrapping job starts once the
+    import has committed.
     """
     path = Path(path)
     service = EService.objects.filter(code=service_code).first()
     if service is None:
         raise ApplicationError(MSG_UNKNOWN_SERVICE, code="unknown_service")
     file_format = detect_format(path, fmt)
-    reader = _csv_rows if file_format == "csv" else _jsonl_rows
-    batch_size = settings.LEGACY_IMPORT_BATCH_SIZE
-    if connection.vendor == "postgresql":
-        # COPY batches: fewer, larger transactions (memory stays bounded by the batch).
-        batch_size = max(batch_size, PG_BATCH_SIZE)
     with migration_lock():
         run = ImportRun.objects.create(
             service=service,
@@ -490,58 +300,10 @@ def legacy_accounts_import(
             file_format=file_format,
             started_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
-        batch = _Batch(run, service)
-        problems: list[ImportRowError] = []
-        seen: set[str] = set()
         try:
-            for number, row in reader(path, encoding or "utf-8", explicit=bool(encoding)):
-                run.rows_total += 1
-                if progress is not None:
-                    progress(1)
-                try:
-                    if isinstance(row, RowError):
-                        raise row
-                    values, warnings = row_to_values(row)
-                except RowError as exc:
-                    run.rows_failed += 1
-                    username = _clean(row.get("username"), 150) if isinstance(row, dict) else ""
-                    problems.append(
-                        ImportRowError(run=run, line=number, username=username, reason=str(exc))
-                    )
-                    continue
-                username = values["username"]
-                if username in seen:
-                    run.rows_failed += 1
-                    problems.append(
-                        ImportRowError(
-                            run=run, line=number, username=username, reason=ROW_DUPLICATE
-                        )
-                    )
-                    continue
-                seen.add(username)
-                for warning in warnings:
-                    if warning == WARN_EMAIL_INVALID:
-                        run.emails_invalid += 1
-                    else:
-                        run.hashes_unrecognized += 1
-                    problems.append(
-                        ImportRowError(
-                            run=run,
-                            line=number,
-                            username=username,
-                            reason=warning,
-                            severity=ImportRowError.Severity.WARNING,
-                        )
-                    )
-                batch.rows[username] = (number, values)
-                if len(batch.rows) >= batch_size:
-                    with transaction.atomic():
-                        batch.flush()
-                        ImportRowError.objects.bulk_create(problems)
-                    problems.clear()
+            header, chunks = _read(path, file_format, encoding)
             with transaction.atomic():
-                batch.flush()
-                ImportRowError.objects.bulk_create(problems)
+                _import_rows(run, service, header, chunks, progress)
                 run.status = ImportRun.Status.DONE
                 run.finished_at = timezone.now()
                 run.save()
@@ -568,3 +330,68 @@ def legacy_accounts_import(
             )
             raise
     return ImportResult(run=run, errors=list(run.row_errors.all()[:1000]))
+
+
+def _import_rows(run: ImportRun, service: EService, header, chunks, progress) -> None:
+    """Normalize every row and stream it to the sink; counts go on `run`."""
+    now = timezone.now().isoformat()
+    normalizer = RowNormalizer(
+        header,
+        _digest_key(),
+        prefix=f"{service.pk}\t",
+        suffix=f"\t{run.pk}\t{now}\t{now}\t\tf\t{LegacyAccount.State.IMPORTED}\t\t",
+    )
+    line_of = normalizer.line
+    error = ImportRowError.Severity.ERROR
+    warning = ImportRowError.Severity.WARNING
+    sink = (
+        _PostgresSink(run, service) if connection.vendor == "postgresql" else _OrmSink(run, service)
+    )
+    problems: list[tuple] = []
+    seen: set[str] = set()
+    total = failed = emails_invalid = hashes_unrecognized = 0
+    ok = False
+    try:
+        for items in chunks:
+            lines: list[str] = []
+            append = lines.append
+            for number, fields in items:
+                if fields.__class__ is RowError:
+                    problems.append((run.pk, number, "", error, str(fields)))
+                    failed += 1
+                    continue
+                try:
+                    username, text, warnings = line_of(fields)
+                except RowError as exc:
+                    username = unescape(fields[normalizer.positions[0]].strip())[:150]
+                    problems.append((run.pk, number, username, error, str(exc)))
+                    failed += 1
+                    continue
+                if username in seen:
+                    problems.append((run.pk, number, unescape(username), error, ROW_DUPLICATE))
+                    failed += 1
+                    continue
+                seen.add(username)
+                append(text)
+                for reason in warnings:
+                    if reason == WARN_EMAIL_INVALID:
+                        emails_invalid += 1
+                    else:
+                        hashes_unrecognized += 1
+                    problems.append((run.pk, number, unescape(username), warning, reason))
+            total += len(items)
+            if lines:
+                sink.write(lines)
+            if progress is not None:
+                progress(len(items))
+        ok = True
+    finally:
+        sink.close(ok)
+    created, updated = sink.finish(problems)
+    run.rows_total = total
+    run.rows_failed = failed
+    run.rows_created = created
+    run.rows_updated = updated
+    run.rows_unchanged = total - failed - created - updated
+    run.emails_invalid = emails_invalid
+    run.hashes_unrecognized = hashes_unrecognized

@@ -256,10 +256,10 @@ def test_concurrent_start_refused_on_postgres(service, write_csv, django_db_bloc
     ],
 )
 def test_last_login_formats(value, expected):
-    from migration.services.importing import RowError, _parse_datetime
+    from migration.services.importing import RowError, parse_datetime
 
     if expected == ROW_BAD_DATE:
         with pytest.raises(RowError):
-            _parse_datetime(value)
+            parse_datetime(value)
     else:
-        assert _parse_datetime(value) == expected
+        assert parse_datetime(value) == expected
