@@ -79,12 +79,14 @@ class Membership(models.Model):
         verbose_name=_("user"),
         on_delete=models.CASCADE,
         related_name="memberships",
+        db_index=False,  # membership_unique (user, organization) starts with it
     )
     organization = models.ForeignKey(
         Organization,
         verbose_name=_("organization"),
         on_delete=models.CASCADE,
         related_name="memberships",
+        db_index=False,  # membership_org_idx starts with it
     )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.MEMBER)
     status = models.CharField(

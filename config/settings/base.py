@@ -409,5 +409,8 @@ LEGACY_WRAP_ARGON2 = {
 LEGACY_WRAP_BATCH_SIZE = env.int("LEGACY_WRAP_BATCH_SIZE", default=200)
 LEGACY_IMPORT_BATCH_SIZE = env.int("LEGACY_IMPORT_BATCH_SIZE", default=2000)
 LEGACY_MERGE_BATCH_SIZE = env.int("LEGACY_MERGE_BATCH_SIZE", default=1000)
+# PostgreSQL: batches of identities merged at once, each in its own connection (one per core
+# of the database server is a good start).
+LEGACY_MERGE_WORKERS = env.int("LEGACY_MERGE_WORKERS", default=2)
 # A SQLite fallback lock older than this is taken as left over by a killed process.
 LEGACY_LOCK_STALE_SECONDS = env.int("LEGACY_LOCK_STALE_SECONDS", default=6 * 60 * 60)

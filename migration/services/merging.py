@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -10,7 +12,7 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -260,7 +262,7 @@ def _merge_batch(emails: list[str], actor, totals: dict[str, int]) -> None:
             requires_verify_email=True
         )
 
-    # Organizations by business ID (created with the most recently used name).
+    # Organizations by business ID (created before the batches by `_organizations_create`).
     org_accounts: dict[str, list[LegacyAccount]] = defaultdict(list)
     for account in accounts:
         if account.business_id and account.business_id_valid:
@@ -268,19 +270,6 @@ def _merge_batch(emails: list[str], actor, totals: dict[str, int]) -> None:
     orgs = {
         o.business_id: o for o in Organization.objects.filter(business_id__in=list(org_accounts))
     }
-    new_orgs = []
-    for bid, group in org_accounts.items():
-        if bid not in orgs:
-            named = sorted((a for a in group if a.organization_name), key=_recency)
-            new_orgs.append(
-                Organization(business_id=bid, name=(named[-1].organization_name if named else bid))
-            )
-    Organization.objects.bulk_create(new_orgs, ignore_conflicts=True)
-    if new_orgs:
-        orgs = {
-            o.business_id: o
-            for o in Organization.objects.filter(business_id__in=list(org_accounts))
-        }
 
     # Memberships (pending until the email is verified) and service access.
     wanted: dict[tuple[int, int], dict[str, Any]] = {}
@@ -361,23 +350,48 @@ def _merge_batch(emails: list[str], actor, totals: dict[str, int]) -> None:
         )
         for email, group in by_email.items()
     ]
-    events += [
-        AuditEvent(
-            actor=actor_obj,
-            action="organization.created",
-            organization=orgs[o.business_id],
-            details={"source": "legacy"},
-        )
-        for o in new_orgs
-        if o.business_id in orgs
-    ]
     audit_events_bulk_record(events)
     totals["identities"] += len(by_email)
     totals["users_created"] += len(new_users)
     totals["users_linked"] += len(by_email) - len(new_users)
-    totals["organizations_created"] += len(new_orgs)
     totals["memberships_created"] += len(to_create)
     totals["accounts_merged"] += len(accounts)
+
+
+def _organizations_create(actor) -> int:
+    """The organization of every business ID of the eligible accounts that has none yet,
+    named by its most recently used name (one transaction, before the batches)."""
+    named: dict[str, tuple] = {}
+    rows = (
+        _eligible()
+        .filter(business_id_valid=True)
+        .exclude(business_id="")
+        .exclude(business_id__in=Organization.objects.values("business_id"))
+        .values_list("business_id", "organization_name", "last_login", "updated_at", "id")
+    )
+    for bid, name, last_login, updated_at, pk in rows.iterator(chunk_size=10000):
+        key = (bool(name), last_login or _EPOCH, updated_at, pk)
+        if bid not in named or key > named[bid][0]:
+            named[bid] = (key, name or bid)
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    with transaction.atomic():
+        created = Organization.objects.bulk_create(
+            [Organization(business_id=bid, name=named[bid][1]) for bid in sorted(named)],
+            ignore_conflicts=True,
+        )
+        new = Organization.objects.filter(business_id__in=[o.business_id for o in created])
+        audit_events_bulk_record(
+            [
+                AuditEvent(
+                    actor=actor_obj,
+                    action="organization.created",
+                    organization=org,
+                    details={"source": "legacy"},
+                )
+                for org in new.order_by("business_id")
+            ]
+        )
+    return len(created)
 
 
 def _use_sql() -> bool:
@@ -390,6 +404,69 @@ def _use_sql() -> bool:
     except merging_sql.UnsupportedSchema:
         return False
     return True
+
+
+def _apply_sequential(actor, batch_size: int, use_sql: bool, totals: dict[str, int]) -> None:
+    last = ""
+    while True:
+        emails = list(
+            _eligible()
+            .filter(email__gt=last)
+            .order_by("email")
+            .values_list("email", flat=True)
+            .distinct()[:batch_size]
+        )
+        if not emails:
+            break
+        with transaction.atomic():
+            if use_sql:
+                merging_sql.merge_batch_sql(after=last, upto=emails[-1], actor=actor, totals=totals)
+            else:
+                _merge_batch(emails, actor, totals)
+        last = emails[-1]
+        if after_batch_hook is not None:
+            after_batch_hook(totals["identities"])
+
+
+def _apply_parallel(actor, batch_size: int, workers: int, totals: dict[str, int]) -> None:
+    """PostgreSQL outside a transaction: `workers` threads, each with its own connection,
+    merge disjoint email ranges at once (identities never span two ranges; organizations are
+    inserted in business ID order, so two batches creating the same ones wait for each
+    other instead of deadlocking). Each batch is still one transaction: a failure stops the
+    others after their current batch, and a rerun merges what is left."""
+    ranges = queue.SimpleQueue()
+    for bounds in merging_sql.batch_bounds(batch_size):
+        ranges.put(bounds)
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        mine = dict.fromkeys(totals, 0)
+        try:
+            while not failures:
+                try:
+                    after, upto = ranges.get_nowait()
+                except queue.Empty:
+                    break
+                merging_sql.merge_batch_retrying(after=after, upto=upto, actor=actor, totals=mine)
+                if after_batch_hook is not None:
+                    with lock:
+                        after_batch_hook(totals["identities"] + mine["identities"])
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            failures.append(exc)
+        finally:
+            with lock:
+                for key, value in mine.items():
+                    totals[key] += value
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, name=f"legacy-merge-{n}") for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
 
 
 def legacy_accounts_merge(*, actor=None, batch_size: int | None = None) -> MergePlan:
@@ -415,27 +492,15 @@ def legacy_accounts_merge(*, actor=None, batch_size: int | None = None) -> Merge
             merging_sql.merge_prepare()
         _classify()
         report = _report()
-        last = ""
-        while True:
-            emails = list(
-                _eligible()
-                .filter(email__gt=last)
-                .order_by("email")
-                .values_list("email", flat=True)
-                .distinct()[:batch_size]
-            )
-            if not emails:
-                break
-            with transaction.atomic():
-                if use_sql:
-                    merging_sql.merge_batch_sql(
-                        after=last, upto=emails[-1], actor=actor, totals=totals
-                    )
-                else:
-                    _merge_batch(emails, actor, totals)
-            last = emails[-1]
-            if after_batch_hook is not None:
-                after_batch_hook(totals["identities"])
+        if use_sql:  # one statement: atomic by itself
+            totals["organizations_created"] = merging_sql.organizations_create(actor=actor)
+        else:
+            totals["organizations_created"] = _organizations_create(actor)
+        workers = settings.LEGACY_MERGE_WORKERS
+        if use_sql and workers > 1 and not connection.in_atomic_block:
+            _apply_parallel(actor, batch_size, workers, totals)
+        else:
+            _apply_sequential(actor, batch_size, use_sql, totals)
         with transaction.atomic():
             plan = MergePlan.objects.create(
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,

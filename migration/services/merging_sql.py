@@ -23,7 +23,7 @@ import uuid
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from django.db import connection, models
+from django.db import OperationalError, connection, models, transaction
 from django.utils import timezone
 
 from organizations.models import Membership, Organization
@@ -175,8 +175,121 @@ def merge_prepare() -> None:
         cursor.execute(f"ANALYZE {_table(LegacyAccount)}")
 
 
+def organizations_create(*, actor) -> int:
+    """Create, in one statement, the organization of every business ID of the eligible
+    accounts that has none yet, named by its most recently used name, with an
+    `organization.created` audit event each. Runs before the batches, so concurrent batches
+    never insert the same organization. Returns how many were created."""
+    now = timezone.now()
+    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    la = LegacyAccount
+    c = {name: _col(la, name) for name in (
+        "business_id", "business_id_valid", "organization_name", "last_login", "updated_at",
+        "state", "is_active",
+    )}  # fmt: skip
+    la_id = _q(la._meta.pk.column)
+    org_t = _table(Organization)
+    org_id, org_bid = _q(Organization._meta.pk.column), _col(Organization, "business_id")
+    cols, exprs, params = _insert_parts(Organization, _ORG_GIVEN, now)
+    audit_cols, audit_exprs, audit_params = _insert_parts(
+        AuditEvent,
+        {
+            "action": "'organization.created'",
+            "organization": "created.org_id",
+            "details": "jsonb_build_object('source', 'legacy')",
+            "actor": Param(actor_id),
+        },
+        now,
+    )
+    with connection.cursor() as cursor:
+        _execute(
+            cursor,
+            f"""
+            WITH eligible AS (
+                SELECT l.{c["business_id"]} AS business_id, l.{c["organization_name"]} AS name,
+                    COALESCE(l.{c["last_login"]}, 'epoch'::timestamptz) AS recency,
+                    l.{c["updated_at"]} AS updated_at, l.{la_id} AS id
+                FROM {_table(la)} l
+                WHERE l.{c["state"]} = %s AND l.{c["is_active"]} AND l.{c["business_id_valid"]}
+                    AND l.{c["business_id"]} <> ''
+                    AND NOT EXISTS (
+                        SELECT 1 FROM {org_t} o WHERE o.{org_bid} = l.{c["business_id"]}
+                    )
+            ),
+            named AS (
+                SELECT DISTINCT ON (business_id) business_id, name FROM eligible
+                WHERE name <> ''
+                ORDER BY business_id, recency DESC, updated_at DESC, id DESC
+            ),
+            n AS (
+                SELECT b.business_id, COALESCE(named.name, b.business_id) AS name
+                FROM (SELECT DISTINCT business_id FROM eligible) b
+                LEFT JOIN named ON named.business_id = b.business_id
+                ORDER BY b.business_id
+            ),
+            created AS (
+                INSERT INTO {org_t} ({cols}) SELECT {exprs} FROM n
+                ON CONFLICT DO NOTHING
+                RETURNING {org_id} AS org_id, {org_bid} AS business_id
+            ),
+            audited AS (
+                INSERT INTO {_table(AuditEvent)} ({audit_cols})
+                SELECT {audit_exprs} FROM created ORDER BY created.business_id
+                RETURNING 1
+            )
+            SELECT count(*) FROM audited
+            """,  # noqa: S608
+            [State.IMPORTED, *params, *audit_params],
+        )
+        (created,) = cursor.fetchone()
+    return created
+
+
+def batch_bounds(batch_size: int) -> list[tuple[str, str]]:
+    """(after, upto] email ranges of `batch_size` eligible identities each, in one query."""
+    la = LegacyAccount
+    email, state, active = _col(la, "email"), _col(la, "state"), _col(la, "is_active")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT email FROM (
+                SELECT email, row_number() OVER (ORDER BY email) AS n, count(*) OVER () AS total
+                FROM (
+                    SELECT DISTINCT {email} AS email FROM {_table(la)}
+                    WHERE {state} = %s AND {active}
+                ) d
+            ) x
+            WHERE n %% %s = 0 OR n = total
+            ORDER BY email
+            """,  # noqa: S608
+            [State.IMPORTED, batch_size],
+        )
+        uppers = [row[0] for row in cursor.fetchall()]
+    return list(zip(["", *uppers], uppers, strict=False))
+
+
+def merge_batch_retrying(
+    *, after: str, upto: str, actor, totals: dict[str, int], attempts: int = 3
+) -> None:
+    """One batch in its own transaction; retried when PostgreSQL picked it as the victim of a
+    deadlock with a concurrent batch (the retry starts from a clean slate)."""
+    for attempt in range(attempts):
+        part = dict.fromkeys(totals, 0)
+        try:
+            with transaction.atomic():
+                merge_batch_sql(after=after, upto=upto, actor=actor, totals=part)
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != "40P01" or attempt == attempts - 1:
+                raise
+            continue
+        for key, value in part.items():
+            totals[key] += value
+        return
+
+
 def merge_batch_sql(*, after: str, upto: str, actor, totals: dict[str, int]) -> int:
-    """Merge every eligible account with `after < email <= upto`. Returns the identities."""
+    """Merge every eligible account with `after < email <= upto`. Returns the identities.
+    Their organizations exist already (`organizations_create`)."""
     now = timezone.now()
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
     la = LegacyAccount
@@ -299,50 +412,21 @@ def merge_batch_sql(*, after: str, upto: str, actor, totals: dict[str, int]) -> 
         _execute(cursor, "SELECT count(*) FILTER (WHERE created), count(*) FROM mig_users")
         users_created, identities = cursor.fetchone()
 
-        # Organizations by business ID, created with the most recently used name.
-        cols, exprs, params = _insert_parts(Organization, _ORG_GIVEN, now)
+        # The batch's organizations (created before the batches by `organizations_create`).
         _execute(
             cursor,
-            "CREATE TEMP TABLE mig_orgs (org_id bigint, business_id text PRIMARY KEY, "
-            "created boolean) ON COMMIT DROP",
+            "CREATE TEMP TABLE mig_orgs (org_id bigint, business_id text PRIMARY KEY) "
+            "ON COMMIT DROP",
         )
         _execute(
             cursor,
             f"""
-            WITH named AS (
-                SELECT DISTINCT ON (business_id) business_id, organization_name
-                FROM mig_acc WHERE business_id <> '' AND organization_name <> ''
-                ORDER BY business_id, recency DESC, updated_at DESC, id DESC
-            ),
-            n AS (
-                SELECT b.business_id, COALESCE(named.organization_name, b.business_id) AS name
-                FROM (SELECT DISTINCT business_id FROM mig_acc WHERE business_id <> '') b
-                LEFT JOIN named ON named.business_id = b.business_id
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM {org_t} o WHERE o.{org_bid} = b.business_id
-                )
-                ORDER BY b.business_id
-            ),
-            created AS (
-                INSERT INTO {org_t} ({cols}) SELECT {exprs} FROM n
-                ON CONFLICT DO NOTHING
-                RETURNING {org_id} AS org_id, {org_bid} AS business_id
-            )
-            INSERT INTO mig_orgs (org_id, business_id, created)
-            SELECT org_id, business_id, true FROM created
+            INSERT INTO mig_orgs (org_id, business_id)
+            SELECT o.{org_id}, o.{org_bid} FROM {org_t} o
+            WHERE o.{org_bid} IN (SELECT DISTINCT business_id FROM mig_acc)
             """,  # noqa: S608
-            params,
         )
         _execute(cursor, "ANALYZE mig_orgs")
-        _execute(
-            cursor,
-            f"""
-            INSERT INTO mig_orgs (org_id, business_id, created)
-            SELECT o.{org_id}, o.{org_bid}, false FROM {org_t} o
-            WHERE o.{org_bid} IN (SELECT DISTINCT business_id FROM mig_acc)
-                AND NOT EXISTS (SELECT 1 FROM mig_orgs m WHERE m.business_id = o.{org_bid})
-            """,  # noqa: S608
-        )
         # Memberships (pending until the email is verified) and service access.
         _execute(
             cursor,
@@ -448,23 +532,16 @@ def merge_batch_sql(*, after: str, upto: str, actor, totals: dict[str, int]) -> 
                     SELECT email, jsonb_agg(service_id || ':' || username ORDER BY id) AS accounts
                     FROM mig_acc GROUP BY email
                 ) g ON g.email = u.email
-                UNION ALL
-                SELECT 'organization.created', NULL, o.org_id,
-                    jsonb_build_object('source', 'legacy'), o.business_id
-                FROM mig_orgs o WHERE o.created
             ) e
             ORDER BY e.action, e.sort_key
             """,  # noqa: S608
             params,
         )
-        _execute(cursor, "SELECT count(*) FROM mig_orgs WHERE created")
-        (orgs_created,) = cursor.fetchone()
         # ON COMMIT DROP alone is not enough: a savepoint release (nested atomic) keeps them.
         _execute(cursor, f"DROP TABLE {', '.join(_TEMP_TABLES)}")
     totals["identities"] += identities
     totals["users_created"] += users_created
     totals["users_linked"] += identities - users_created
-    totals["organizations_created"] += orgs_created
     totals["memberships_created"] += memberships_created
     totals["accounts_merged"] += accounts
     return identities

@@ -26,16 +26,16 @@ from migration.services.legacy_rows import (
 
 def _hash_corpus() -> list[str]:
     rnd = random.Random(7)
-    bcrypt_hash = ph.bcrypt.using(rounds=4).hash("salasana")
+    bcrypt_hash = ph.bcrypt.using(rounds=4, salt="a" * 21 + "e").hash("salasana")
     values = [
         hashlib.md5(b"x").hexdigest().upper(),  # noqa: S324
         hashlib.sha1(b"x").hexdigest(),  # noqa: S324
         hashlib.md5(b"x").hexdigest()[:31],  # noqa: S324
-        ph.ldap_salted_sha1.hash("x"),
-        ph.ldap_salted_md5.hash("x"),
+        ph.ldap_salted_sha1.using(salt=b"abcd").hash("x"),
+        ph.ldap_salted_md5.using(salt=b"abcd").hash("x"),
         ph.ldap_sha1.hash("x"),
         ph.ldap_md5.hash("x"),
-        "{ssha}" + ph.ldap_salted_sha1.hash("x")[6:],
+        "{ssha}" + ph.ldap_salted_sha1.using(salt=b"efgh").hash("x")[6:],
         "{SSHA}" + base64.b64encode(b"1" * 20 + b"abc").decode(),  # salt too short
         "{SSHA}" + base64.b64encode(b"1" * 20 + b"a" * 17).decode(),  # salt too long
         "{SHA}" + base64.b64encode(b"1" * 19).decode(),
@@ -46,9 +46,9 @@ def _hash_corpus() -> list[str]:
         bcrypt_hash[:28] + "P" + bcrypt_hash[29:],  # non-canonical salt
         bcrypt_hash.replace("$04$", "$03$"),
         bcrypt_hash[:-1],
-        ph.sha512_crypt.using(rounds=1000).hash("x"),
-        ph.django_pbkdf2_sha256.using(rounds=1000).hash("x"),
-        ph.django_salted_md5.hash("x"),
+        ph.sha512_crypt.using(rounds=1000, salt="abcdefgh").hash("x"),
+        ph.django_pbkdf2_sha256.using(rounds=1000, salt="abcdef").hash("x"),
+        ph.django_salted_md5.using(salt="abcdef").hash("x"),
         "plaintext-not-a-hash",
         "$1$abc$def",
     ]
@@ -59,7 +59,7 @@ def _hash_corpus() -> list[str]:
     return values
 
 
-@pytest.mark.parametrize("value", _hash_corpus())
+@pytest.mark.parametrize("value", _hash_corpus(), ids=lambda v: v[:12])
 def test_hash_fast_agrees_with_recognize(value):
     exact = hashes.recognize(value)
     assert hash_fast(value.strip()) == (exact.hash, exact.scheme)

@@ -394,3 +394,91 @@ def test_set_based_merge_matches_orm_merge(legacy_data, settings):
     assert first["memberships_created"] == 3 and second["accounts_merged"] == 0
     existing.refresh_from_db()
     assert not existing.requires_update_password  # rolled back
+
+
+def _bulk_rows(prefix: str, count: int) -> list[dict]:
+    """People spread over the alphabet, sharing a few organizations, so every batch of a
+    parallel merge meets organizations other batches use too."""
+    bids = [BID_A, BID_B, BID_C]
+    return [
+        {
+            "username": f"{prefix}{i}",
+            "email": f"{chr(97 + i % 26)}{i}@example.fi",
+            "first_name": f"N{i}",
+            "business_id": bids[i % 3],
+            "organization_name": ["A Oy", "B Oy", "C Oy"][i % 3],
+            "role": "admin" if i % 7 == 0 else "user",
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_merge_matches_sequential_merge(service, service2, write_csv, settings):
+    """PostgreSQL outside a transaction: batches run in two threads, each with its own
+    connection, and give exactly what one thread gives."""
+    from django.db import transaction
+
+    _load(service, write_csv, _bulk_rows("a", 60))
+    _load(service2, write_csv, _bulk_rows("b", 45))
+    settings.LEGACY_MERGE_WORKERS = 2
+
+    class Rollback(Exception):
+        pass
+
+    try:
+        with transaction.atomic():  # inside a transaction: the sequential path
+            sequential = legacy_accounts_merge(batch_size=4).report["applied"]
+            expected = _full_snapshot()
+            raise Rollback
+    except Rollback:
+        pass
+    assert not User.objects.exists()
+    threads = []
+    original = merging.merging_sql.merge_batch_sql
+
+    def spy(**kwargs):
+        import threading
+
+        threads.append(threading.current_thread().name)
+        return original(**kwargs)
+
+    merging.merging_sql.merge_batch_sql = spy
+    try:
+        parallel = legacy_accounts_merge(batch_size=4).report["applied"]
+    finally:
+        merging.merging_sql.merge_batch_sql = original
+    assert parallel == sequential
+    assert _full_snapshot() == expected
+    assert len(set(threads)) == 2 and len(threads) == 15  # 60 people in batches of 4
+    assert Organization.objects.count() == 3
+    assert AuditEvent.objects.filter(action="organization.created").count() == 3
+    assert AuditEvent.objects.filter(action="legacy.merged").count() == 60
+    assert legacy_accounts_merge(batch_size=4).report["applied"]["accounts_merged"] == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_merge_failure_stops_and_rerun_finishes(service, write_csv, settings, monkeypatch):
+    _load(service, write_csv, _bulk_rows("a", 40))
+    settings.LEGACY_MERGE_WORKERS = 2
+
+    class Killed(Exception):
+        pass
+
+    def kill(merged_so_far):
+        if merged_so_far >= 8:
+            raise Killed
+
+    monkeypatch.setattr(merging, "after_batch_hook", kill)
+    with pytest.raises(Killed):
+        legacy_accounts_merge(batch_size=4)
+    merged = set(LegacyAccount.objects.filter(state="merged").values_list("email", flat=True))
+    assert 8 <= len(merged) < 40 and User.objects.count() == len(merged)
+    for email in merged:  # whole identities only
+        assert EmailAddress.objects.filter(email=email).exists()
+    monkeypatch.setattr(merging, "after_batch_hook", None)
+    legacy_accounts_merge(batch_size=4)
+    assert User.objects.count() == 40
+    assert not LegacyAccount.objects.filter(state="imported").exists()
