@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from psycopg.copy import QueuedLibpqWriter
 
 from organizations.models import EService
 from posti_accounts.audit import audit_event_record
@@ -143,7 +144,10 @@ class _PostgresSink:
         if not self.direct:
             self.cursor.execute(_STAGE_CREATE)
         table = _TABLE if self.direct else "legacy_stage"
-        self._copy_cm = self.cursor.cursor.copy(_COPY_SQL.format(table=table))
+        raw = self.cursor.cursor
+        # A writer thread sends the data, so the next chunk is normalized here while the
+        # server is still indexing the previous one (Python and PostgreSQL on two cores).
+        self._copy_cm = raw.copy(_COPY_SQL.format(table=table), writer=QueuedLibpqWriter(raw))
         self.copy = self._copy_cm.__enter__()
         self.rows = 0
 

@@ -13,7 +13,18 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Concat
 from django.utils import timezone
 
@@ -89,38 +100,69 @@ def _reason_filter(reason: str, conflicting_bids: list[str]) -> Q:
     return Q(business_id__in=conflicting_bids)
 
 
+# Above this many conflicting business IDs the classification falls back to one UPDATE per
+# reason, with the IDs in chunks (bounded parameter counts on every database).
+_ONE_PASS_MAX_BIDS = 20_000
+
+
+def _reason_expression(conflicting_bids: list[str]) -> Case:
+    """The conflict reason of an open account as SQL: the first matching rule in order of
+    importance (missing email, invalid email, shared mailbox, invalid business ID,
+    organization name conflict), '' when none matches."""
+    return Case(
+        *[
+            When(_reason_filter(reason, conflicting_bids), then=Value(str(reason)))
+            for reason in reversed(_REASON_ORDER)
+        ],
+        default=Value(""),
+        output_field=CharField(),
+    )
+
+
 @transaction.atomic
 def _classify() -> None:
-    """Recompute the conflict state of every open account (set-based UPDATEs)."""
+    """Recompute the conflict state of every open account; only rows whose classification
+    changes are written."""
     conflicting = _conflicting_business_ids()
     open_accounts = _open_accounts()
-    open_accounts.filter(state=State.CONFLICT).update(state=State.IMPORTED, conflict_reason="")
-    for reason in _REASON_ORDER:
-        if reason == Reason.ORGANIZATION_NAME_CONFLICT:
-            for start in range(0, len(conflicting), 5000):
-                chunk = conflicting[start : start + 5000]
-                open_accounts.filter(business_id__in=chunk).update(
-                    state=State.CONFLICT, conflict_reason=reason
-                )
-            continue
-        open_accounts.filter(_reason_filter(reason, conflicting)).update(
-            state=State.CONFLICT, conflict_reason=reason
+    if len(conflicting) <= _ONE_PASS_MAX_BIDS:
+        reason = _reason_expression(conflicting)
+        state = Case(
+            When(Q(conflict_reason=""), then=Value(str(State.IMPORTED))),
+            default=Value(str(State.CONFLICT)),
+            output_field=CharField(),
         )
+        # Two statements: the first sets the reasons that changed, the second makes every
+        # state agree with its reason (for the rows whose reason did not change too).
+        open_accounts.exclude(conflict_reason=reason).update(conflict_reason=reason)
+        open_accounts.exclude(state=state).update(state=state)
+    else:
+        open_accounts.filter(state=State.CONFLICT).update(state=State.IMPORTED, conflict_reason="")
+        for reason in _REASON_ORDER:
+            if reason == Reason.ORGANIZATION_NAME_CONFLICT:
+                for start in range(0, len(conflicting), 5000):
+                    chunk = conflicting[start : start + 5000]
+                    open_accounts.filter(business_id__in=chunk).update(
+                        state=State.CONFLICT, conflict_reason=reason
+                    )
+                continue
+            open_accounts.filter(_reason_filter(reason, conflicting)).update(
+                state=State.CONFLICT, conflict_reason=reason
+            )
     # Warning only: one email with different names (the most recently used name wins).
-    mismatched = set(
+    mismatched = (
         _eligible()
         .values("email")
         .annotate(names=Count(Concat("first_name", "last_name"), distinct=True))
         .filter(names__gt=1)
-        .values_list("email", flat=True)
+        .values("email")
     )
-    warned = set(
-        open_accounts.filter(warning="name_mismatch").values_list("email", flat=True).distinct()
+    warning = Case(
+        When(Q(email__in=mismatched), then=Value("name_mismatch")),
+        default=Value(""),
+        output_field=CharField(),
     )
-    for emails, value in ((warned - mismatched, ""), (mismatched - warned, "name_mismatch")):
-        emails = sorted(emails)
-        for start in range(0, len(emails), 20000):
-            open_accounts.filter(email__in=emails[start : start + 20000]).update(warning=value)
+    open_accounts.exclude(warning=warning).update(warning=warning)
 
 
 def _report() -> dict[str, Any]:
