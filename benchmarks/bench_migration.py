@@ -6,7 +6,12 @@
    (apply; on PostgreSQL the set-based path of `migration.services.merging_sql`) in another.
    Each command is timed around `call_command`: Django's start-up, the same fixed cost at any
    file size, is not counted (nor is the floor's connection set-up).
-3. The hash-wrapping job, timed separately as hashes/second for one worker process.
+3. The writes floor: the rows that import + merge wrote, copied with bare `INSERT .. SELECT`
+   into empty twins of the real tables (same indexes, unique and check constraints; no
+   foreign keys) and the staging rows then updated to their merged state, in one
+   transaction. No implementation of this schema writes less, so this floor says what the
+   `COPY` floor ratio can reach on this server.
+4. The hash-wrapping job, timed separately as hashes/second for one worker process.
 
     python benchmarks/bench_migration.py --rows 200000 [--data DIR] [--import-only]
 Targets (issue): ratio <= 8 at 1,000,000 rows; import peak memory <= 500 MB.
@@ -65,6 +70,71 @@ def _floor(url: str, files) -> float:
         elapsed = time.perf_counter() - started
         conn.execute("DROP TABLE bench_floor")
     return elapsed
+
+
+# Tables written by import + merge, and for the staging table the columns the merge sets.
+_WRITTEN_TABLES = (
+    "migration_legacyaccount",
+    "posti_accounts_user",
+    "account_emailaddress",
+    "organizations_organization",
+    "organizations_membership",
+    "organizations_membership_services",
+    "posti_accounts_auditevent",
+)
+_MERGE_SETS = {
+    "user_id": "NULL",
+    "state": "'imported'",
+    "merged_at": "NULL",
+    "conflict_reason": "''",
+}
+
+
+def _writes_floor(url: str) -> dict[str, float]:
+    """Seconds per table and step to write, with bare SQL, the rows that import + merge
+    produced (see the module docstring)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        for table in _WRITTEN_TABLES:
+            conn.execute(f"CREATE TABLE floor_{table} (LIKE {table} INCLUDING ALL)")
+        columns = [
+            row[0]
+            for row in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                "ORDER BY ordinal_position",
+                ["migration_legacyaccount"],
+            )
+        ]
+        imported = ", ".join(_MERGE_SETS.get(c, c) for c in columns)
+        conn.commit()
+        parts: dict[str, float] = {}
+
+        def timed(name: str, sql: str) -> None:
+            started = time.perf_counter()
+            conn.execute(sql)
+            parts[name] = time.perf_counter() - started
+
+        for table in _WRITTEN_TABLES[1:]:
+            timed(table, f"INSERT INTO floor_{table} SELECT * FROM {table}")
+        timed(
+            "staging rows (import)",
+            f"INSERT INTO floor_migration_legacyaccount SELECT {imported} "
+            "FROM migration_legacyaccount",
+        )
+        timed(
+            "staging rows (merge)",
+            "UPDATE floor_migration_legacyaccount f SET "
+            + ", ".join(f"{c} = l.{c}" for c in _MERGE_SETS)
+            + " FROM migration_legacyaccount l WHERE l.id = f.id AND l.state <> 'imported'",
+        )
+        started = time.perf_counter()
+        conn.commit()
+        parts["commit"] = time.perf_counter() - started
+        for table in _WRITTEN_TABLES:
+            conn.execute(f"DROP TABLE floor_{table}")
+        conn.commit()
+    return parts
 
 
 def _child(commands: list[list[str]]) -> None:
@@ -172,6 +242,10 @@ def main() -> int:
         merge_time, merge_out = merged["times"][0], merged["outputs"][0]
         ours = import_time + merge_time
 
+        connection.close()
+        writes_parts = _writes_floor(url)
+        writes = sum(writes_parts.values())
+
         from migration.models import LegacyAccount
         from migration.services import legacy_hashes_pending_count, legacy_hashes_wrap_range
 
@@ -196,6 +270,17 @@ def main() -> int:
         )
         print(f"import + merge:         {ours:8.2f} s  {total_rows / ours:10.0f} rows/s")
         print(f"ratio to floor:         {ours / floor:8.1f}x (target <= 8 at 1,000,000 rows)")
+        print(
+            f"writes floor:           {writes:8.2f} s  ({writes / floor:.1f}x the COPY floor: the "
+            "rows written, bare INSERT .. SELECT into twins of the real tables)"
+        )
+        print(
+            "  "
+            + ", ".join(
+                f"{name.removeprefix('floor_')} {t:.1f}" for name, t in writes_parts.items()
+            )
+        )
+        print(f"ratio to writes floor:  {ours / writes:8.1f}x")
         print(f"import peak memory:     {peak_mb:8.0f} MB (target <= 500 MB)")
         print(
             f"hash wrapping:          {per_worker:8.1f} hashes/s per worker "

@@ -71,6 +71,10 @@ class LegacyAccount(models.Model):
         _("conflict reason"), max_length=32, choices=ConflictReason.choices, blank=True
     )
     warning = models.CharField(_("warning"), max_length=200, blank=True)
+    # No database-level constraint: the merge links a million rows to their users at once,
+    # and PostgreSQL then checks (and row-locks the user of) every one at commit, about as
+    # long again as the UPDATE itself. Rows are linked only to the users the same
+    # transaction reads or creates, and deleting a user through Django still sets this NULL.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("linked user"),
@@ -79,6 +83,7 @@ class LegacyAccount(models.Model):
         on_delete=models.SET_NULL,
         related_name="legacy_accounts",
         db_index=False,
+        db_constraint=False,
     )
     # HMAC of the imported values: a newer export updates only the rows whose digest differs.
     row_digest = models.CharField(max_length=64, editable=False)

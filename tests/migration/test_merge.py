@@ -142,6 +142,45 @@ def test_organization_without_main_user_is_listed(service, write_csv):
     assert report["organizations_without_main_user"] == [{"business_id": BID_B, "name": "Ilman Oy"}]
 
 
+def test_name_mismatch_warning_follows_the_data(service, service2, write_csv):
+    """One email with two names is flagged; once a newer export agrees, the flag goes."""
+    _load(service, write_csv, [{"username": "a", "email": "x@example.fi", "first_name": "Anna"}])
+    _load(service2, write_csv, [{"username": "b", "email": "x@example.fi", "first_name": "Anni"}])
+    _load(service, write_csv, [{"username": "c", "email": "y@example.fi", "first_name": "Ville"}])
+    assert legacy_merge_plan().report["plan"]["warnings"] == {"name_mismatch": 1}
+    assert set(
+        LegacyAccount.objects.filter(warning="name_mismatch").values_list("username", flat=True)
+    ) == {"a", "b"}
+
+    _load(service2, write_csv, [{"username": "b", "email": "x@example.fi", "first_name": "Anna"}])
+    assert legacy_merge_plan().report["plan"]["warnings"] == {"name_mismatch": 0}
+    assert not LegacyAccount.objects.exclude(warning="").exists()
+
+
+@pytest.mark.postgres
+def test_name_mismatch_classification_is_a_join_not_a_per_row_subplan(service, service2, write_csv):
+    """PostgreSQL: flagging name mismatches over every open account must be planned as a
+    semi-join. `CASE WHEN email IN (...)` was a subplan that, past work_mem, scanned the
+    mismatched emails again for every row (over ten minutes at 1,000,000 rows)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _load(service, write_csv, [{"username": "a", "email": "x@example.fi", "first_name": "Anna"}])
+    _load(service2, write_csv, [{"username": "b", "email": "x@example.fi", "first_name": "Anni"}])
+    with CaptureQueriesContext(connection) as queries:
+        legacy_merge_plan()
+    flagging = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("UPDATE") and "SET \"warning\" = 'name_mismatch'" in q["sql"]
+    ]
+    assert len(flagging) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + flagging[0])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "SubPlan" not in plan
+
+
 def test_apply_creates_users_orgs_and_pending_memberships(legacy_data, service, service2):
     existing = user_create(email="olemassa@example.fi", password="x" * 20, email_verified=True)
     plan = legacy_accounts_merge()
@@ -171,6 +210,17 @@ def test_apply_creates_users_orgs_and_pending_memberships(legacy_data, service, 
     assert LegacyAccount.objects.get(username="existing").user == existing
     assert not LegacyAccount.objects.filter(state="conflict", user__isnull=False).exists()
     assert AuditEvent.objects.filter(action="legacy.merged").count() == 4
+
+
+def test_deleting_a_merged_user_unlinks_their_legacy_accounts(legacy_data):
+    """The link has no database constraint (see the model); Django's delete still clears it."""
+    legacy_accounts_merge()
+    matti = User.objects.get(email="matti.virtanen@example.fi")
+    linked = list(LegacyAccount.objects.filter(user=matti).values_list("pk", flat=True))
+    assert len(linked) == 2
+    matti.delete()
+    assert not LegacyAccount.objects.filter(pk__in=linked, user__isnull=False).exists()
+    assert LegacyAccount.objects.filter(pk__in=linked).count() == 2
 
 
 def test_verified_existing_user_gets_active_membership(service, write_csv):
