@@ -238,6 +238,21 @@ def test_concurrent_start_refused_on_postgres(service, write_csv, django_db_bloc
     assert LegacyAccount.objects.filter(username="a").exists()
 
 
+@pytest.mark.postgres
+def test_first_import_writes_rows_in_email_order(service, write_csv):
+    """PostgreSQL: each streamed chunk goes into the staging table in email order (the merge
+    reads one email range at a time); line numbers in the report stay those of the file."""
+    rows = [
+        {"username": f"u{i}", "email": f"{chr(122 - i)}@example.fi" if i != 3 else "bad@"}
+        for i in range(6)
+    ]
+    run = _import(service, write_csv(rows)).run
+    by_id = list(LegacyAccount.objects.order_by("id").values_list("email", flat=True))
+    assert by_id == sorted(by_id) and len(by_id) == 6
+    problem = ImportRowError.objects.get(run=run)
+    assert (problem.line, problem.username) == (5, "u3")  # header is line 1
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
