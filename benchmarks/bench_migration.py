@@ -281,12 +281,7 @@ def main() -> int:
             f"{'':28} = {writes / floor:.1f}x the COPY floor: the rows written, bare INSERT .. "
             "SELECT into twins of the real tables"
         )
-        print(
-            "  "
-            + ", ".join(
-                f"{name.removeprefix('floor_')} {t:.1f}" for name, t in writes_parts.items()
-            )
-        )
+        print("  " + ", ".join(f"{name} {t:.1f}" for name, t in writes_parts.items()))
         print(f"{'ratio to writes floor:':28} {ours / writes:8.1f}x")
         print(f"{'import peak memory:':28} {peak_mb:8.0f} MB (target <= 500 MB)")
         print(
