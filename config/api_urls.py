@@ -28,7 +28,9 @@ ORG = "organizations/<oid:organization_id>"
 
 urlpatterns = [
     path("me", accounts_api.MeView.as_view(), name="me"),
-    path("me/organizations", accounts_api.MyOrganizationsView.as_view(), name="me-organizations"),
+    path(
+        "me/organizations", organizations_api.MyOrganizationsView.as_view(), name="me-organizations"
+    ),
     path("eservices", organizations_api.EServiceListView.as_view(), name="eservices"),
     path(f"{ORG}/members", organizations_api.MemberListView.as_view(), name="members"),
     path(

@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class MigrationConfig(AppConfig):
     name = "migration"
     verbose_name = _("Legacy migration")
+
+    def ready(self) -> None:
+        from posti_accounts.selectors import user_export_section_register
+
+        from .selectors import legacy_accounts_export
+
+        user_export_section_register(name="legacy_accounts", section=legacy_accounts_export)

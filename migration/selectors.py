@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
-
 from posti_accounts.models import User
 
-from .models import LegacyAccount, MergePlan
+from .models import LegacyAccount
 
 
 def legacy_accounts_for_user(*, user: User) -> list[LegacyAccount]:
@@ -29,9 +27,10 @@ def legacy_accounts_for_user(*, user: User) -> list[LegacyAccount]:
     )
 
 
-def merge_plan_latest() -> MergePlan | None:
-    return MergePlan.objects.order_by("-created_at").first()
-
-
-def legacy_conflicts() -> QuerySet[LegacyAccount]:
-    return LegacyAccount.objects.filter(state=LegacyAccount.State.CONFLICT)
+def legacy_accounts_export(user: User) -> list[dict[str, str]]:
+    """The user's data export section: old service usernames merged into the account (never
+    their hashes). Registered with posti_accounts' export in MigrationConfig.ready."""
+    return [
+        {"service": la.service.code, "username": la.username, "state": la.state}
+        for la in LegacyAccount.objects.filter(user=user).select_related("service")
+    ]

@@ -326,3 +326,26 @@ class InvitationResendView(_MainUserMixin, generics.GenericAPIView):
             invitation=invitation, actor=request.user, request=request
         )
         return Response(InvitationSerializer(invitation).data)
+
+
+class MyMembershipSerializer(serializers.Serializer):
+    organization_id = serializers.IntegerField(source="organization.pk")
+    name = serializers.CharField(source="organization.name")
+    business_id = serializers.CharField(source="organization.business_id")
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    status = serializers.ChoiceField(choices=Membership.Status.choices)
+    eservices = serializers.SerializerMethodField()
+
+    def get_eservices(self, membership) -> list[str]:
+        return [s.code for s in membership.services.all()]
+
+
+class MyOrganizationsView(generics.ListAPIView):
+    """Organizations the caller belongs to (active and pending memberships), with role and
+    granted e-services. Bearer tokens need the `organizations` scope."""
+
+    serializer_class = MyMembershipSerializer
+    required_scopes = ["organizations"]
+
+    def get_queryset(self):
+        return selectors.memberships_for_user(user=self.request.user)

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from posti_accounts.models import AuditEvent, User
+from posti_accounts.selectors import iso_or_none
 
 from .models import EService, Invitation, Membership, Organization
 
@@ -116,6 +117,25 @@ def invitation_get_by_token(*, token: str) -> Invitation | None:
 
 
 # --- lists ------------------------------------------------------------------------------------
+
+
+def memberships_export(user: User) -> list[dict]:
+    """The user's data export section: every membership, whatever its status. Registered with
+    posti_accounts' export in OrganizationsConfig.ready."""
+    return [
+        {
+            "organization": m.organization.name,
+            "business_id": m.organization.business_id,
+            "role": m.role,
+            "status": m.status,
+            "services": sorted(s.code for s in m.services.all()),
+            "since": iso_or_none(m.created_at),
+        }
+        for m in Membership.objects.filter(user=user)
+        .select_related("organization")
+        .prefetch_related("services")
+        .order_by("organization__name")
+    ]
 
 
 def memberships_for_user(*, user: User) -> list[Membership]:

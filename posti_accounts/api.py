@@ -1,5 +1,5 @@
-"""API for the caller's own account: `me` (read and update own details) and
-`me/organizations`. Same services and selectors as the Omat tiedot pages."""
+"""API for the caller's own account: `me` (read and update own details). Same services and
+selectors as the Omat tiedot pages; `me/organizations` lives in organizations/api.py."""
 
 from __future__ import annotations
 
@@ -7,9 +7,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
-
-from organizations.models import Membership
-from organizations.selectors import memberships_for_user
 
 from . import services
 from .models import Language, User
@@ -69,26 +66,3 @@ class MeView(generics.GenericAPIView):
             user=user, actor=user, request=request, **serializer.validated_data
         )
         return Response(MeSerializer(user).data)
-
-
-class MyMembershipSerializer(serializers.Serializer):
-    organization_id = serializers.IntegerField(source="organization.pk")
-    name = serializers.CharField(source="organization.name")
-    business_id = serializers.CharField(source="organization.business_id")
-    role = serializers.ChoiceField(choices=Membership.Role.choices)
-    status = serializers.ChoiceField(choices=Membership.Status.choices)
-    eservices = serializers.SerializerMethodField()
-
-    def get_eservices(self, membership) -> list[str]:
-        return [s.code for s in membership.services.all()]
-
-
-class MyOrganizationsView(generics.ListAPIView):
-    """Organizations the caller belongs to (active and pending memberships), with role and
-    granted e-services. Bearer tokens need the `organizations` scope."""
-
-    serializer_class = MyMembershipSerializer
-    required_scopes = ["organizations"]
-
-    def get_queryset(self):
-        return memberships_for_user(user=self.request.user)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from django.apps import apps
 from django.db.models import QuerySet
 
 from .models import AuditEvent, User, UserSession
@@ -20,8 +20,24 @@ def user_primary_email_verified(*, user: User) -> bool:
     return EmailAddress.objects.filter(user=user, email=user.email, verified=True).exists()
 
 
-def _iso(value) -> str | None:
+def iso_or_none(value) -> str | None:
     return value.isoformat() if value else None
+
+
+# Sections other apps add to the data export (their memberships, their legacy accounts...).
+# Higher apps register from their AppConfig.ready, so this app never imports them.
+ExportSection = Callable[[User], Any]
+_EXPORT_SECTIONS: dict[str, ExportSection] = {}
+
+
+def user_export_section_register(*, name: str, section: ExportSection) -> None:
+    """Add `name` to every user's data export; `section(user)` returns its JSON-ready value.
+    Registering the same name again replaces it (AppConfig.ready may run more than once)."""
+    _EXPORT_SECTIONS[name] = section
+
+
+def user_export_sections() -> dict[str, ExportSection]:
+    return dict(_EXPORT_SECTIONS)
 
 
 def user_export_data(*, user: User) -> dict[str, Any]:
@@ -38,20 +54,19 @@ def user_export_data(*, user: User) -> dict[str, Any]:
             "phone": user.phone,
             "preferred_language": user.preferred_language,
             "required_actions": user.required_actions,
-            "details_confirmed_at": _iso(user.details_confirmed_at),
-            "password_changed_at": _iso(user.password_changed_at),
-            "date_joined": _iso(user.date_joined),
-            "last_login": _iso(user.last_login),
+            "details_confirmed_at": iso_or_none(user.details_confirmed_at),
+            "password_changed_at": iso_or_none(user.password_changed_at),
+            "date_joined": iso_or_none(user.date_joined),
+            "last_login": iso_or_none(user.last_login),
             "is_staff": user.is_staff,
         },
         "email_addresses": [
             {"email": e.email, "primary": e.primary, "verified": e.verified}
             for e in EmailAddress.objects.filter(user=user).order_by("email")
         ],
-        "memberships": [],
         "security_events": [
             {
-                "time": _iso(e.created_at),
+                "time": iso_or_none(e.created_at),
                 "action": e.action,
                 "actor": e.actor.email if e.actor else None,
                 "organization": e.organization.name if e.organization else None,
@@ -60,44 +75,16 @@ def user_export_data(*, user: User) -> dict[str, Any]:
             }
             for e in user_security_events(user=user)[:1000]
         ],
-    }
-    membership_model = apps.get_model("organizations", "Membership")
-    for m in (
-        membership_model.objects.filter(user=user)
-        .select_related("organization")
-        .prefetch_related("services")
-        .order_by("organization__name")
-    ):
-        data["memberships"].append(
-            {
-                "organization": m.organization.name,
-                "business_id": m.organization.business_id,
-                "role": m.role,
-                "status": m.status,
-                "services": sorted(s.code for s in m.services.all()),
-                "since": _iso(m.created_at),
-            }
-        )
-    data.update(_optional_exports(user))
-    return data
-
-
-def _optional_exports(user: User) -> dict[str, Any]:
-    """Sessions, and the old service usernames merged into the account (never their hashes).
-    The migration app is reached through the registry so this app does not import it."""
-    legacy_model = apps.get_model("migration", "LegacyAccount")
-    return {
         "sessions": [
             {
                 "ip_address": s.ip_address,
                 "user_agent": s.user_agent,
-                "created_at": _iso(s.created_at),
-                "last_seen_at": _iso(s.last_seen_at),
+                "created_at": iso_or_none(s.created_at),
+                "last_seen_at": iso_or_none(s.last_seen_at),
             }
             for s in UserSession.objects.filter(user=user).order_by("-last_seen_at")
         ],
-        "legacy_accounts": [
-            {"service": la.service.code, "username": la.username, "state": la.state}
-            for la in legacy_model.objects.filter(user=user).select_related("service")
-        ],
     }
+    for name, section in _EXPORT_SECTIONS.items():
+        data[name] = section(user)
+    return data

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "notifications",
     "migration",
     "sso",
+    "config",  # the top floor: commands spanning every app (seed_demo)
     "allauth",
     "allauth.account",
     "django_otp",

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ProjectConfig(AppConfig):
+    """The top floor as an app, for the commands that span every app (seed_demo)."""
+
+    name = "config"
+    label = "project"
+    verbose_name = "Tunnustenhallinta"
