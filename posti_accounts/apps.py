@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.utils.translation import gettext_lazy as _
 
 
@@ -8,3 +9,6 @@ class PostiAccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401
+        from .dbfunctions import sqlite_functions_install
+
+        connection_created.connect(sqlite_functions_install, dispatch_uid="posti_sqlite_like")
