@@ -8,3 +8,6 @@ class PostiAccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401
+        from .admin import otp_device_admins_unregister
+
+        otp_device_admins_unregister()
