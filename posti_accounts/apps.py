@@ -12,3 +12,6 @@ class PostiAccountsConfig(AppConfig):
         from .dbfunctions import sqlite_functions_install
 
         connection_created.connect(sqlite_functions_install, dispatch_uid="posti_sqlite_like")
+        from .admin import otp_device_admins_unregister
+
+        otp_device_admins_unregister()

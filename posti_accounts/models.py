@@ -236,3 +236,25 @@ class UserSession(models.Model):
         if ua.is_mobile or ua.is_tablet:
             device = f"{ua.device.family} · {device}"
         return f"{browser} · {device}"
+
+
+class BackupCode(models.Model):
+    """One single-use 2FA backup code of a user's backup device (django-otp's StaticDevice,
+    which keeps the throttling state). Only a salted HMAC-SHA256 of the code is stored; the
+    code itself is shown to its owner once (`twofactor.backup_codes_regenerate`)."""
+
+    device = models.ForeignKey(
+        "otp_static.StaticDevice",
+        on_delete=models.CASCADE,
+        related_name="backup_codes",
+        verbose_name=_("device"),
+    )
+    salt = models.CharField(_("salt"), max_length=32)
+    code_hash = models.CharField(_("code hash"), max_length=64)
+
+    class Meta:
+        verbose_name = _("backup code")
+        verbose_name_plural = _("backup codes")
+
+    def __str__(self) -> str:
+        return f"{self.device_id}:{self.pk}"

@@ -201,9 +201,12 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Staff must have a confirmed 2FA device to use the Django admin.
 ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=True)
 OTP_TOTP_ISSUER = "Tunnustenhallinta"
-# Wrong 2FA codes: each failure doubles the wait before the next attempt (1 s, 2 s, 4 s ...).
+# Wrong 2FA codes: the first costs no wait, then each failure doubles the wait before the next
+# attempt (1 s, 2 s, 4 s ...; posti_accounts.twofactor.verify_is_allowed).
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
+# The device admins are unregistered; should one come back, it still shows no key or token.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Sessions -------------------------------------------------------------------------------
 SESSION_ENGINE = "django.contrib.sessions.backends.db"

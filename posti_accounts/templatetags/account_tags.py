@@ -41,6 +41,11 @@ EVENT_LABELS = {
     "sso.authorized": _("Logged in to an e-service"),
     "sso.refused": _("E-service login refused"),
     "campaign.link_used": _("Email link opened"),
+    "2fa.reset": _("Two-factor authentication reset by customer service"),
+    "user.privileges_changed": _("Administration rights changed"),
+    "user.deactivated": _("Account deactivated"),
+    "user.reactivated": _("Account reactivated"),
+    "required_action.cleared": _("Action withdrawn"),
 }
 
 

@@ -8,12 +8,13 @@ import time
 import pytest
 from django.urls import reverse
 from django_otp.oath import totp
-from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from posti_accounts import twofactor
 from posti_accounts.errors import ApplicationError
 from posti_accounts.models import AuditEvent
+from posti_accounts.views.security import BACKUP_CODES_SESSION_KEY
 from tests.posti_accounts._auth_helpers import committing_client
 
 pytestmark = pytest.mark.django_db
@@ -66,9 +67,11 @@ def test_setup_through_pages_shows_qr_and_codes_once(client, user, password):
     response = client.post(reverse("posti_accounts:twofactor_setup"), {"code": _code(device)})
     assert response["Location"] == reverse("posti_accounts:twofactor_backup_codes")
     assert twofactor.user_has_2fa(user)
+    # Only hashes are stored (issue 12): the codes are the ones waiting in the session.
+    tokens = client.session[BACKUP_CODES_SESSION_KEY]
     page = client.get(reverse("posti_accounts:twofactor_backup_codes")).content.decode()
-    tokens = list(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
     assert len(tokens) == twofactor.BACKUP_CODE_COUNT
+    assert twofactor.backup_codes_remaining(user=user) == twofactor.BACKUP_CODE_COUNT
     assert all(t in page for t in tokens)
     again = client.get(reverse("posti_accounts:twofactor_backup_codes")).content.decode()
     assert not any(t in again for t in tokens)  # shown once
@@ -132,7 +135,10 @@ def test_wrong_codes_are_throttled(user):
     with pytest.raises(ApplicationError) as exc:
         twofactor.twofactor_verify(user=user, code=codes[1])
     assert exc.value.code == "2fa_throttled"
-    assert StaticToken.objects.filter(token=codes[1]).exists()
+    # The refused backup code was not used up: it still works once the wait is over.
+    StaticDevice.objects.filter(user=user).update(throttling_failure_count=0)
+    TOTPDevice.objects.filter(user=user).update(throttling_failure_count=0)
+    assert isinstance(twofactor.twofactor_verify(user=user, code=codes[1]), StaticDevice)
     assert AuditEvent.objects.filter(
         action="2fa.failed", target_user=user, details__reason="throttled"
     ).exists()
@@ -167,4 +173,5 @@ def test_remove_requires_reauthentication_and_audits(client, user, password):
     assert response.status_code == 302
     assert not twofactor.user_has_2fa(user)
     assert not StaticToken.objects.filter(device__user=user).exists()
+    assert twofactor.backup_codes_remaining(user=user) == 0
     assert AuditEvent.objects.filter(action="2fa.disabled", target_user=user).exists()
