@@ -7,6 +7,9 @@ class MigrationConfig(AppConfig):
     verbose_name = _("Legacy migration")
 
     def ready(self) -> None:
+        from . import receivers
+
+        receivers.connect()
         from posti_accounts.selectors import user_export_section_register
 
         from .selectors import legacy_accounts_export

@@ -7,6 +7,9 @@ class OrganizationsConfig(AppConfig):
     verbose_name = _("Organizations")
 
     def ready(self) -> None:
+        from . import receivers
+
+        receivers.connect()
         from posti_accounts.selectors import user_export_section_register
 
         from .selectors import memberships_export

@@ -41,6 +41,7 @@ from .services import (
     user_details_update,
     user_required_action_set,
 )
+from .signals import user_deactivation_requested
 
 MSG_ADMIN_NEEDS_2FA = _(
     "Staff must use two-factor authentication. Set it up before using the administration."
@@ -50,10 +51,9 @@ MSG_STAFF_ACCOUNT_ACTION = _("Only a superuser can change staff accounts.")
 
 
 def user_deactivation_check(user: User) -> None:
-    """Raises ApplicationError when the organizations app refuses (last main user)."""
-    from organizations.services import user_deactivation_check as check
-
-    check(user=user)
+    """Raises ApplicationError when a higher app refuses (the organizations app: last main
+    user), through `signals.user_deactivation_requested`."""
+    user_deactivation_requested.send(sender=User, user=user)
 
 
 # --- Admin login and 2FA gate -------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import signals
 from .audit import audit_event_record
 from .errors import ApplicationError
 from .models import REQUIRED_ACTION_FIELDS, RequiredAction, User, UserManager
@@ -113,8 +114,8 @@ def user_required_action_complete(
 @transaction.atomic
 def user_email_verified(*, user: User, email: str, request: HttpRequest | None = None) -> None:
     """Called whenever a user proves they own their primary address (allauth confirmation,
-    a campaign action link). Clears `verify_email` and activates memberships that waited for
-    it (legacy memberships stay pending until then: DESIGN invariant 6)."""
+    a campaign action link). Clears `verify_email` and sends `signals.email_verified` (the
+    organizations app then activates memberships that waited for it: DESIGN invariant 6)."""
     email = UserManager.normalize_email(email)
     if email != user.email:
         return
@@ -123,25 +124,21 @@ def user_email_verified(*, user: User, email: str, request: HttpRequest | None =
         actor=user, action="email.verified", target_user=user, request=request, details={}
     )
     user_required_action_complete(user=user, action=RequiredAction.VERIFY_EMAIL, request=request)
-    # Imported here: organizations' services import this module.
-    from organizations.services import memberships_activate_pending
-
-    memberships_activate_pending(user=user, request=request)
+    signals.email_verified.send(sender=User, user=user, request=request)
 
 
 @transaction.atomic
 def user_password_changed(*, user: User, request: HttpRequest | None = None) -> None:
     """Called after any password change or reset. Records when, clears `update_password`,
-    and lets the migration app discard the user's legacy password hashes."""
+    and sends `signals.password_changed` (the migration app then discards the user's legacy
+    password hashes)."""
     user.password_changed_at = timezone.now()
     user.save(update_fields=["password_changed_at"])
     audit_event_record(
         actor=user, action="password.changed", target_user=user, request=request, details={}
     )
     user_required_action_complete(user=user, action=RequiredAction.UPDATE_PASSWORD, request=request)
-    from migration.services import legacy_credentials_discard
-
-    legacy_credentials_discard(user=user)
+    signals.password_changed.send(sender=User, user=user, request=request)
 
 
 @transaction.atomic
