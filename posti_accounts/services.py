@@ -12,9 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import signals
-from .audit import audit_event_record
+from .audit import audit_event_record, audit_events_bulk_record
 from .errors import ApplicationError
-from .models import REQUIRED_ACTION_FIELDS, RequiredAction, User, UserManager
+from .models import REQUIRED_ACTION_FIELDS, AuditEvent, RequiredAction, User, UserManager
 
 MSG_EMAIL_TAKEN = _("An account with this email address already exists.")
 MSG_UNKNOWN_ACTION = _("Unknown required action.")
@@ -186,3 +186,54 @@ def user_details_update(
         details={"fields": changed, "old": old, "new": {n: fields[n] for n in changed}},
     )
     return changed
+
+
+@transaction.atomic
+def users_unverified_credentials_end(
+    *, user_ids: list[int], actor: User | None, reason: str
+) -> list[int]:
+    """DESIGN invariant 8: access never flows to a password set before its address was
+    verified. Called before a merge, a staff appointment or any other grant joins access onto
+    existing accounts: for each of `user_ids` whose primary address is not verified, the
+    password becomes unusable, `verify_email` and `update_password` are required, and every
+    session and OAuth token ends. Whoever set that password (perhaps someone who signed up
+    with another person's address) must now prove the mailbox and set a new password.
+    Returns the ids of the accounts it reset. Set-based: fine for a merge batch."""
+    from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, make_password
+    from django.contrib.sessions.models import Session
+    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+
+    from .models import UserSession
+
+    verified = EmailAddress.objects.filter(
+        user_id__in=user_ids, verified=True, primary=True
+    ).values_list("user_id", flat=True)
+    # An unusable password ("!...") rests on nothing; only a usable one could be someone else's.
+    ids = list(
+        User.objects.filter(pk__in=user_ids)
+        .exclude(pk__in=verified)
+        .exclude(password__startswith=UNUSABLE_PASSWORD_PREFIX)
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return []
+    User.objects.filter(pk__in=ids).update(
+        password=make_password(None), requires_verify_email=True, requires_update_password=True
+    )
+    keys = list(UserSession.objects.filter(user_id__in=ids).values_list("session_key", flat=True))
+    Session.objects.filter(session_key__in=keys).delete()
+    UserSession.objects.filter(user_id__in=ids).delete()
+    get_refresh_token_model().objects.filter(user_id__in=ids).delete()
+    get_access_token_model().objects.filter(user_id__in=ids).delete()
+    audit_events_bulk_record(
+        [
+            AuditEvent(
+                actor=actor if getattr(actor, "is_authenticated", False) else None,
+                action="credentials.reset_unverified",
+                target_user_id=pk,
+                details={"reason": reason},
+            )
+            for pk in ids
+        ]
+    )
+    return ids

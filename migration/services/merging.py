@@ -32,6 +32,7 @@ from django.utils import timezone
 from organizations.models import Membership, Organization
 from posti_accounts.audit import audit_event_record, audit_events_bulk_record
 from posti_accounts.models import AuditEvent, User
+from posti_accounts.services import users_unverified_credentials_end
 
 from ..models import LegacyAccount, MergePlan
 from . import merging_sql
@@ -310,6 +311,12 @@ def _merge_batch(emails: list[str], actor, totals: dict[str, int]) -> None:
     created_emails = {u.email for u in new_users}
     existing_ids = [u.pk for e, u in users.items() if e not in created_emails]
     if existing_ids:
+        # Invariant 8: a password set before the address was verified loses its access first.
+        users_unverified_credentials_end(
+            user_ids=[pk for pk in existing_ids if pk not in verified],
+            actor=actor,
+            reason="legacy_merge",
+        )
         User.objects.filter(pk__in=existing_ids).update(requires_update_password=True)
         User.objects.filter(pk__in=existing_ids).exclude(pk__in=verified).update(
             requires_verify_email=True

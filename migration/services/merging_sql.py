@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from organizations.models import Membership, Organization
 from posti_accounts.models import AuditEvent, User
+from posti_accounts.services import users_unverified_credentials_end
 
 from ..models import LegacyAccount
 
@@ -409,6 +410,13 @@ def merge_batch_sql(*, after: str, upto: str, actor, totals: dict[str, int]) -> 
             FROM mig_users m WHERE m.user_id = u.{user_id} AND NOT m.created
             """,  # noqa: S608
         )
+        # Invariant 8: a password set before the address was verified loses its access first.
+        _execute(cursor, "SELECT user_id FROM mig_users WHERE NOT created AND NOT verified")
+        unverified = [row[0] for row in cursor.fetchall()]
+        if unverified:
+            users_unverified_credentials_end(
+                user_ids=unverified, actor=actor, reason="legacy_merge"
+            )
         _execute(cursor, "SELECT count(*) FILTER (WHERE created), count(*) FROM mig_users")
         users_created, identities = cursor.fetchone()
 

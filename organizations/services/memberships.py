@@ -13,6 +13,7 @@ from posti_accounts.audit import audit_event_record
 from posti_accounts.errors import ApplicationError
 from posti_accounts.models import User
 from posti_accounts.selectors import user_primary_email_verified
+from posti_accounts.services import users_unverified_credentials_end
 
 from ..models import EService, Membership, Organization
 from ..validators import business_id_normalize
@@ -312,6 +313,11 @@ def main_user_appoint(
     if not user.is_active:
         raise ApplicationError(MSG_USER_INACTIVE, code="user_inactive")
     organization = _lock_organization(organization.pk)
+    # Invariant 8: the role never flows to a password set before the address was verified.
+    if users_unverified_credentials_end(
+        user_ids=[user.pk], actor=actor, reason="main_user_appointed"
+    ):
+        user.refresh_from_db()
     membership = (
         Membership.objects.select_for_update().filter(organization=organization, user=user).first()
     )
