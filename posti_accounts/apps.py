@@ -7,4 +7,6 @@ class PostiAccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401
+        from . import checks
+
+        checks.refuse_to_start_without_proxy_count()
