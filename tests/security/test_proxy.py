@@ -200,7 +200,6 @@ def test_login_limit_and_audit_use_the_same_client_address(settings):
 def test_behind_a_proxy_one_attacker_does_not_lock_everyone_out(settings, client, user, password):
     """Failed logins from one client exhaust that client's per-IP limit only."""
     from allauth.account.adapter import get_adapter
-
     from django.utils import translation
 
     with translation.override("fi"):  # the login page's language (no cookie, no user)
