@@ -2,7 +2,9 @@
 
 Production must state how many reverse proxies are in front of it (`TRUSTED_PROXY_COUNT`, 0
 when clients connect directly): every per-IP limit and the audit trail's IP depend on it, and
-neither "0 behind a proxy" (all clients share one address) nor a guess is safe.
+neither "0 behind a proxy" (all clients share one address) nor a guess is safe. And a
+`__Host-` cookie (production's session and CSRF cookies) must be set the way the browser
+accepts it.
 """
 
 from __future__ import annotations
@@ -67,3 +69,29 @@ def refuse_to_start_without_proxy_count() -> None:
     if errors:
         hint = f" {errors[0].hint}" if errors[0].hint else ""
         raise ImproperlyConfigured(f"{errors[0].msg}{hint}")
+
+
+HOST_PREFIX = "__Host-"
+
+
+@register(Tags.security)
+def host_cookie_check(app_configs, **kwargs) -> list[Error]:
+    """A `__Host-` cookie must be Secure, for Path=/ and without a Domain, or the browser
+    silently drops it (no session, every form a CSRF failure)."""
+    errors = []
+    for kind in ("SESSION", "CSRF"):
+        name = getattr(settings, f"{kind}_COOKIE_NAME")
+        if not name.startswith(HOST_PREFIX):
+            continue
+        secure = getattr(settings, f"{kind}_COOKIE_SECURE")
+        path = getattr(settings, f"{kind}_COOKIE_PATH")
+        domain = getattr(settings, f"{kind}_COOKIE_DOMAIN")
+        if not secure or path != "/" or domain:
+            errors.append(
+                Error(
+                    f"{kind}_COOKIE_NAME {name!r} needs {kind}_COOKIE_SECURE = True, "
+                    f"{kind}_COOKIE_PATH = '/' and no {kind}_COOKIE_DOMAIN.",
+                    id="posti_accounts.E004",
+                )
+            )
+    return errors

@@ -26,3 +26,13 @@ ADMIN_REQUIRE_2FA = True
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=None)
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 REST_FRAMEWORK = {**REST_FRAMEWORK, "NUM_PROXIES": TRUSTED_PROXY_COUNT}
+
+# `__Host-` cookies: the browser keeps them only when Secure, for Path=/ and without a Domain,
+# so no subdomain or plain-http page can plant or overwrite them (posti_accounts/checks.py
+# refuses a combination the browser would drop).
+SESSION_COOKIE_NAME = "__Host-sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken"
+SESSION_COOKIE_PATH = "/"
+CSRF_COOKIE_PATH = "/"
+SESSION_COOKIE_DOMAIN = None
+CSRF_COOKIE_DOMAIN = None
