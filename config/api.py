@@ -160,8 +160,14 @@ def _field_errors(detail: Any) -> dict[str, list[str]]:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
+        # A rule violation is a 400, unless the service names another status (a quota: 429).
+        retry_after = exc.extra.get("retry_after")
         return error_response(
-            exc.code, exc.message, status.HTTP_400_BAD_REQUEST, exc.extra.get("fields")
+            exc.code,
+            exc.message,
+            exc.extra.get("http_status", status.HTTP_400_BAD_REQUEST),
+            exc.extra.get("fields"),
+            headers={"Retry-After": str(retry_after)} if retry_after else None,
         )
     if isinstance(exc, Http404):
         return error_response("not_found", MSG_NOT_FOUND, status.HTTP_404_NOT_FOUND)
