@@ -127,6 +127,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 3600},
     },
+    # Queue again emails the broker lost or never got (posti_accounts.OutboundEmail).
+    "outbound-emails-sweep": {
+        "task": "posti_accounts.tasks.outbound_emails_sweep",
+        "schedule": timedelta(minutes=5),
+        "options": {"expires": 300},
+    },
 }
 
 # --- Email ----------------------------------------------------------------------------------
@@ -134,6 +140,14 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Tunnustenhallinta <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# The outbox (posti_accounts.emails): an unsent row last queued this long ago is queued again
+# (longer than the task's longest retry backoff, so a row waiting for its retry is left alone),
+# a row claimed this long ago belongs to a dead worker, after this many attempts a row is
+# failed, and sent/failed rows (bodies already blanked) are deleted after this many days.
+OUTBOUND_EMAIL_SWEEP_AFTER_SECONDS = 15 * 60
+OUTBOUND_EMAIL_CLAIM_TIMEOUT_SECONDS = 10 * 60
+OUTBOUND_EMAIL_MAX_ATTEMPTS = 8
+OUTBOUND_EMAIL_RETENTION_DAYS = 30
 
 # --- Authentication -------------------------------------------------------------------------
 AUTH_USER_MODEL = "posti_accounts.User"

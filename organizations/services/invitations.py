@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from posti_accounts.audit import audit_event_record, audit_events_bulk_record, client_ip
+from posti_accounts.emails import email_batch
 from posti_accounts.errors import ApplicationError
 from posti_accounts.models import AuditEvent, User, UserManager
 
@@ -316,7 +317,7 @@ def _invitations_create(
     invitation_quota_check(organization=organization, count=len(to_create), actor=actor, now=now)
     # No savepoint of its own: every caller runs this inside its transaction.atomic, which the
     # ApplicationError raised here rolls back whole (and the query budget has no room for one:
-    # the quota count took it).
+    # the quota count and the outbox INSERT took it).
     try:
         if expired_to_close:
             Invitation.objects.filter(pk__in=expired_to_close).update(revoked_at=now)
@@ -352,15 +353,16 @@ def _invitations_create(
         ]
     )
     fallback_language = _current_language()
-    for inv, (_i, token, _services) in zip(created, to_create, strict=True):
-        inv.token = token
-        inv.organization = organization
-        _send_invitation_email(
-            invitation=inv,
-            token=token,
-            language=languages.get(inv.email, fallback_language),
-            inviter=actor_obj,
-        )
+    with email_batch():  # one outbox INSERT for all of them
+        for inv, (_i, token, _services) in zip(created, to_create, strict=True):
+            inv.token = token
+            inv.organization = organization
+            _send_invitation_email(
+                invitation=inv,
+                token=token,
+                language=languages.get(inv.email, fallback_language),
+                inviter=actor_obj,
+            )
     return report, created
 
 
