@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from kombu.exceptions import OperationalError
 
 from .models import OutboundEmail
 
@@ -102,8 +103,12 @@ def _enqueue(ids: list[int]) -> None:
     for email_id in ids:
         try:
             email_deliver.delay(email_id)
-        except Exception:  # any broker or connection error: the sweep retries it
-            logger.warning("Outbound email %s not queued; the sweep will retry it", email_id)
+        except (OperationalError, OSError) as exc:  # broker down (or, eager, SMTP down)
+            logger.warning(
+                "Outbound email %s not queued (%s); the sweep will retry it",
+                email_id,
+                type(exc).__name__,
+            )
 
 
 def outbound_email_send(*, email_id: int) -> str:

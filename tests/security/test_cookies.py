@@ -101,3 +101,19 @@ def test_a_host_cookie_the_browser_would_drop_is_refused(change):
 def test_host_cookie_settings_pass_the_check():
     with override_settings(**HOST_COOKIES):
         assert checks.host_cookie_check(None) == []
+
+
+# --- finding 14 (passwords) ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("breached", ["password1234", "Q1W2E3R4T5Y6", "qwertyqwerty"])
+def test_common_breached_passwords_are_refused(breached):
+    """No outside service is called: Django's list of the 20,000 most common passwords (from
+    breach corpora) stays in AUTH_PASSWORD_VALIDATORS, checked case-insensitively."""
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        validate_password(breached)
+    assert "password_too_common" in {e.code for e in refused.value.error_list}
