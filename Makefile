@@ -35,11 +35,13 @@ format: setup
 	$(BIN)/ruff format .
 
 # A Celery worker (needs REDIS_URL). Beat runs the one periodic dispatcher; run exactly one.
+# Development settings unless DJANGO_SETTINGS_MODULE says otherwise (the Celery app itself
+# defaults to production).
 worker: setup
-	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=$${CONCURRENCY:-2}
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config worker --loglevel=INFO --concurrency=$${CONCURRENCY:-2}
 
 beat: setup
-	$(BIN)/celery -A config beat --loglevel=INFO
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config beat --loglevel=INFO
 
 bench: setup
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

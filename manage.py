@@ -4,6 +4,8 @@ import sys
 
 
 def main() -> None:
+    # The only entry point that defaults to development settings (wsgi, asgi and Celery
+    # default to production).
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     from django.core.management import execute_from_command_line
 

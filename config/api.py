@@ -27,6 +27,9 @@ MSG_PERMISSION_DENIED = _("You do not have permission to do this.")
 MSG_SCOPE_MISSING = _("The access token does not have the scope this operation needs.")
 MSG_INVALID = _("The request is not valid.")
 MSG_TOKEN_INVALID = _("The access token is not valid or has expired.")
+MSG_REQUIRED_ACTIONS_PENDING = _(
+    "Complete the actions your account needs in the portal before using the API."
+)
 
 
 # --- authentication and scopes ----------------------------------------------------------------
@@ -53,8 +56,10 @@ def request_token(request) -> Any | None:
 class HasRequiredScopes(TokenHasScope):
     """An authenticated, active user. With a bearer token, the token must also hold the view's
     `required_scopes` (all of them, and it must be valid); a browser session is the user
-    acting in the portal itself and needs no scopes. (A TokenHasScope subclass so the OpenAPI
-    schema lists each operation's scopes.)"""
+    acting in the portal itself and needs no scopes, but it is refused (403
+    `required_actions_pending`) while the user has required actions pending, as every page
+    but the actions' own is (bearer tokens are not issued to such a user in the first place).
+    (A TokenHasScope subclass so the OpenAPI schema lists each operation's scopes.)"""
 
     message = MSG_PERMISSION_DENIED
 
@@ -67,6 +72,10 @@ class HasRequiredScopes(TokenHasScope):
             return False
         token = request_token(request)
         if token is None:
+            if user.required_actions:
+                self.message = MSG_REQUIRED_ACTIONS_PENDING
+                self.code = "required_actions_pending"
+                return False
             return True
         if token.is_valid(self.get_scopes(request, view)):
             return True
@@ -151,8 +160,14 @@ def _field_errors(detail: Any) -> dict[str, list[str]]:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
+        # A rule violation is a 400, unless the service names another status (a quota: 429).
+        retry_after = exc.extra.get("retry_after")
         return error_response(
-            exc.code, exc.message, status.HTTP_400_BAD_REQUEST, exc.extra.get("fields")
+            exc.code,
+            exc.message,
+            exc.extra.get("http_status", status.HTTP_400_BAD_REQUEST),
+            exc.extra.get("fields"),
+            headers={"Retry-After": str(retry_after)} if retry_after else None,
         )
     if isinstance(exc, Http404):
         return error_response("not_found", MSG_NOT_FOUND, status.HTTP_404_NOT_FOUND)

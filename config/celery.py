@@ -1,10 +1,14 @@
-"""Celery application. Without REDIS_URL the settings make tasks run eagerly in-process."""
+"""Celery application. Without REDIS_URL the settings make tasks run eagerly in-process.
+
+Workers and beat default to production settings, which refuse to start without their required
+environment; `make worker` and `make beat` name the development settings unless
+DJANGO_SETTINGS_MODULE is set."""
 
 import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("tunnustenhallinta")
 app.config_from_object("django.conf:settings", namespace="CELERY")

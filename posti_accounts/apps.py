@@ -8,10 +8,10 @@ class PostiAccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401
+        from . import checks
+        from .admin import otp_device_admins_unregister
         from .dbfunctions import sqlite_functions_install
 
         connection_created.connect(sqlite_functions_install, dispatch_uid="posti_sqlite_like")
-        from .admin import otp_device_admins_unregister
-
         otp_device_admins_unregister()
+        checks.refuse_to_start_without_proxy_count()

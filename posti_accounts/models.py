@@ -258,3 +258,48 @@ class BackupCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id}:{self.pk}"
+
+
+class OutboundEmail(models.Model):
+    """The outbox: one email to one person, written in the transaction that decides to send it
+    (so it exists exactly when the change does). The Celery message carries only this row's id
+    (nothing secret in the broker); the worker claims the row, sends it, marks it sent and
+    blanks its bodies (no reset or invitation link kept). A periodic sweep hands rows left
+    unsent to the broker again, so a lost message or a Redis outage only delays the email."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
+    to = models.EmailField(_("to"), max_length=254)
+    subject = models.CharField(_("subject"), max_length=998)
+    text = models.TextField(_("text"), blank=True)
+    html = models.TextField(_("HTML"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Last handed to the broker (at creation, then by the sweep).
+    queued_at = models.DateTimeField(_("queued"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outbound email")
+        verbose_name_plural = _("outbound emails")
+        indexes = [
+            # The sweep reads only the few unsent rows.
+            models.Index(
+                fields=["queued_at"],
+                name="outboundemail_unsent_idx",
+                condition=models.Q(status__in=["pending", "sending"]),
+            ),
+            models.Index(fields=["created_at"], name="outboundemail_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.to}: {self.subject}"

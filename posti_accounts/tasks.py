@@ -1,6 +1,4 @@
 from celery import shared_task
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 
 
 @shared_task(
@@ -11,12 +9,21 @@ from django.core.mail import EmailMultiAlternatives
     max_retries=8,
     acks_late=True,
 )
-def email_deliver(self, to: str, subject: str, text: str, html: str = "") -> None:
-    """Send one already-rendered message. Retries transient network errors with backoff."""
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
-    if html:
-        message.attach_alternative(html, "text/html")
-    message.send()
+def email_deliver(self, email_id: int) -> str:
+    """Send one outbox row (`posti_accounts.OutboundEmail`): the message carries only its id,
+    never the address, body or a link. Retries transient network errors with backoff; the
+    row's own attempt count decides when to give up (see `emails.outbound_email_send`)."""
+    from .emails import outbound_email_send
+
+    return outbound_email_send(email_id=email_id)
+
+
+@shared_task(acks_late=True)
+def outbound_emails_sweep() -> int:
+    """Periodic: queue again outbox rows the broker lost or never got; prune old rows."""
+    from .emails import outbound_emails_sweep as sweep
+
+    return sweep()
 
 
 @shared_task(acks_late=True)

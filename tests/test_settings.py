@@ -31,6 +31,7 @@ def production_env(tmp_path_factory):
         DATABASE_URL=f"sqlite:///{tmp_path_factory.mktemp('prod') / 'db.sqlite3'}",
         OIDC_RSA_PRIVATE_KEY=pem,
         EMAIL_URL="smtp://127.0.0.1:25",
+        TRUSTED_PROXY_COUNT="1",
     )
     return env
 

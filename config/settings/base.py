@@ -128,6 +128,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 3600},
     },
+    # Queue again emails the broker lost or never got (posti_accounts.OutboundEmail).
+    "outbound-emails-sweep": {
+        "task": "posti_accounts.tasks.outbound_emails_sweep",
+        "schedule": timedelta(minutes=5),
+        "options": {"expires": 300},
+    },
 }
 
 # --- Email ----------------------------------------------------------------------------------
@@ -135,6 +141,14 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Tunnustenhallinta <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# The outbox (posti_accounts.emails): an unsent row last queued this long ago is queued again
+# (longer than the task's longest retry backoff, so a row waiting for its retry is left alone),
+# a row claimed this long ago belongs to a dead worker, after this many attempts a row is
+# failed, and sent/failed rows (bodies already blanked) are deleted after this many days.
+OUTBOUND_EMAIL_SWEEP_AFTER_SECONDS = 15 * 60
+OUTBOUND_EMAIL_CLAIM_TIMEOUT_SECONDS = 10 * 60
+OUTBOUND_EMAIL_MAX_ATTEMPTS = 8
+OUTBOUND_EMAIL_RETENTION_DAYS = 30
 
 # --- Authentication -------------------------------------------------------------------------
 AUTH_USER_MODEL = "posti_accounts.User"
@@ -196,7 +210,12 @@ ACCOUNT_RATE_LIMITS = {
     "manage_email": "10/m/user",
     "reauthenticate": "10/m/user",
 }
-ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# How many reverse proxies stand in front of the portal, each appending the address it saw to
+# X-Forwarded-For (0: clients connect directly, the header is never believed). The one count
+# for allauth's per-IP login limits, DRF's throttles (NUM_PROXIES below) and the audit trail's
+# client IP. Production must state it (posti_accounts/checks.py).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 
 # Staff must have a confirmed 2FA device to use the Django admin.
 ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=True)
@@ -282,6 +301,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "config.api.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # DRF's default (None) would take a client-supplied X-Forwarded-For as the throttle key.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tunnustenhallinta API",
@@ -364,6 +385,9 @@ OAUTH2_PROVIDER = {
 
 # --- Organizations (issue: organizations) ---------------------------------------------------
 INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=7)
+# Invitation emails (new and resent) one organization may send in 24 hours; staff are exempt,
+# 0 turns the quota off (organizations/services/quota.py).
+INVITATION_DAILY_QUOTA = env.int("INVITATION_DAILY_QUOTA", default=500)
 
 # --- Notifications (issue: campaigns) -------------------------------------------------------
 CAMPAIGN_LINK_EXPIRY_DAYS = env.int("CAMPAIGN_LINK_EXPIRY_DAYS", default=14)

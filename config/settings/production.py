@@ -1,7 +1,7 @@
 """Production: every secret comes from the environment with no default."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import REST_FRAMEWORK, env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
@@ -19,3 +19,20 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 ADMIN_REQUIRE_2FA = True
+
+# Stated, never assumed: unset is None and refused at startup (posti_accounts/checks.py), since
+# behind a proxy a wrong 0 makes every client share the proxy's address (one global login
+# limit) and a wrong N believes addresses the client made up.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=None)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+REST_FRAMEWORK = {**REST_FRAMEWORK, "NUM_PROXIES": TRUSTED_PROXY_COUNT}
+
+# `__Host-` cookies: the browser keeps them only when Secure, for Path=/ and without a Domain,
+# so no subdomain or plain-http page can plant or overwrite them (posti_accounts/checks.py
+# refuses a combination the browser would drop).
+SESSION_COOKIE_NAME = "__Host-sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken"
+SESSION_COOKIE_PATH = "/"
+CSRF_COOKIE_PATH = "/"
+SESSION_COOKIE_DOMAIN = None
+CSRF_COOKIE_DOMAIN = None

@@ -24,3 +24,6 @@ OIDC_RSA_PRIVATE_KEY = rsa_private_key_generate()
 OAUTH2_PROVIDER = {**OAUTH2_PROVIDER, "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY}
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# The bulk-invitation tests send the 1,000-row maximum (and more) in one day; the quota's own
+# tests (tests/security/test_invitation_quota.py) set theirs. Production default: 500.
+INVITATION_DAILY_QUOTA = 5000

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from posti_accounts.audit import audit_event_record, audit_events_bulk_record, client_ip
+from posti_accounts.emails import email_batch
 from posti_accounts.errors import ApplicationError
 from posti_accounts.models import AuditEvent, User, UserManager
 
@@ -46,6 +47,7 @@ from ._common import (
     role_normalize,
 )
 from .memberships import membership_create
+from .quota import invitation_quota_check
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,7 @@ def _invitations_create(
     actor: User | None,
     request: HttpRequest | None,
 ) -> tuple[list[InviteOutcome], list[Invitation]]:
+    now = timezone.now()
     organization = _lock_organization(organization.pk)
     if not organization.is_active:
         raise ApplicationError(MSG_ORGANIZATION_INACTIVE, code="organization_inactive")
@@ -254,7 +257,6 @@ def _invitations_create(
     languages = dict(
         User.objects.filter(email__in=emails).values_list("email", "preferred_language")
     )
-    now = timezone.now()
     seen: set[str] = set()
     report: list[InviteOutcome] = []
     to_create: list[tuple[Invitation, str, list[EService]]] = []
@@ -312,19 +314,22 @@ def _invitations_create(
         report.append(InviteOutcome(email, INVITED, "", row.line))
     if not to_create:
         return report, []
+    invitation_quota_check(organization=organization, count=len(to_create), actor=actor, now=now)
+    # No savepoint of its own: every caller runs this inside its transaction.atomic, which the
+    # ApplicationError raised here rolls back whole (and the query budget has no room for one:
+    # the quota count and the outbox INSERT took it).
     try:
-        with transaction.atomic():
-            if expired_to_close:
-                Invitation.objects.filter(pk__in=expired_to_close).update(revoked_at=now)
-            created = Invitation.objects.bulk_create([i for i, _t, _s in to_create])
-            through = Invitation.services.through
-            through.objects.bulk_create(
-                [
-                    through(invitation_id=inv.pk, eservice_id=s.pk)
-                    for inv, (_i, _t, services) in zip(created, to_create, strict=True)
-                    for s in services
-                ]
-            )
+        if expired_to_close:
+            Invitation.objects.filter(pk__in=expired_to_close).update(revoked_at=now)
+        created = Invitation.objects.bulk_create([i for i, _t, _s in to_create])
+        through = Invitation.services.through
+        through.objects.bulk_create(
+            [
+                through(invitation_id=inv.pk, eservice_id=s.pk)
+                for inv, (_i, _t, services) in zip(created, to_create, strict=True)
+                for s in services
+            ]
+        )
     except IntegrityError as exc:
         raise ApplicationError(MSG_BULK_CONFLICT, code="conflict") from exc
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
@@ -348,15 +353,16 @@ def _invitations_create(
         ]
     )
     fallback_language = _current_language()
-    for inv, (_i, token, _services) in zip(created, to_create, strict=True):
-        inv.token = token
-        inv.organization = organization
-        _send_invitation_email(
-            invitation=inv,
-            token=token,
-            language=languages.get(inv.email, fallback_language),
-            inviter=actor_obj,
-        )
+    with email_batch():  # one outbox INSERT for all of them
+        for inv, (_i, token, _services) in zip(created, to_create, strict=True):
+            inv.token = token
+            inv.organization = organization
+            _send_invitation_email(
+                invitation=inv,
+                token=token,
+                language=languages.get(inv.email, fallback_language),
+                inviter=actor_obj,
+            )
     return report, created
 
 
@@ -364,11 +370,15 @@ def _invitations_create(
 def invitation_resend(
     *, invitation: Invitation, actor: User | None, request: HttpRequest | None = None
 ) -> Invitation:
-    """New token and a fresh expiry; the old link stops working. Only open invitations."""
+    """New token and a fresh expiry; the old link stops working. Only open invitations. A
+    resend is an invitation email, so it counts toward the daily quota (the organization row
+    is locked first, in the same order as a new invitation's)."""
+    _lock_organization(invitation.organization_id)
     current = (
         Invitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
     )
     _invitation_check_open(current, allow_expired=True)
+    invitation_quota_check(organization=current.organization, count=1, actor=actor)
     token, hashed = _new_token()
     current.token_hash = hashed
     current.expires_at = _expiry()

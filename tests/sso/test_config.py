@@ -123,6 +123,7 @@ def _manage_check_production(key: str | None, tmp_path):
         ALLOWED_HOSTS="tunnus.example.fi",
         DATABASE_URL=f"sqlite:///{tmp_path / 'check.sqlite3'}",
         OIDC_RSA_PRIVATE_KEY=key or "",
+        TRUSTED_PROXY_COUNT="0",
     )
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--settings=config.settings.production"],
