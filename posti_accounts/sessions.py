@@ -2,6 +2,8 @@
 
 `UserSession` mirrors rows of Django's session store. Ending a session deletes both the store
 row (so the browser holding it is logged out on its next request) and the tracking row.
+Ending a user's sessions also revokes every OAuth token issued to the user: an e-service's
+tokens must not outlive the credentials they were granted with.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from .audit import audit_event_record, client_ip
 from .models import User, UserSession
@@ -94,6 +97,17 @@ def user_sessions_prune(*, batch_size: int = 5000) -> int:
         total += UserSession.objects.filter(pk__in=ids).delete()[0]
 
 
+def user_oauth_tokens_revoke(*, user: User) -> int:
+    """Revoke the user's refresh tokens and delete their access tokens (what the toolkit's
+    `RefreshToken.revoke()` does, for all of them at once). Returns how many were live."""
+    refresh = get_refresh_token_model().objects.filter(user=user, revoked__isnull=True)
+    revoked = refresh.update(revoked=timezone.now())
+    access = get_access_token_model().objects.filter(user=user)
+    deleted = access.count()
+    access.delete()
+    return revoked + deleted
+
+
 @transaction.atomic
 def user_sessions_end(
     *,
@@ -103,7 +117,8 @@ def user_sessions_end(
     keep_current: bool = True,
     reason: str = "revoked",
 ) -> int:
-    """End the user's sessions (all, or all but the request's own). Returns how many ended."""
+    """End the user's sessions (all, or all but the request's own) and revoke all of the
+    user's OAuth tokens (every e-service signs in again). Returns how many sessions ended."""
     current = request.session.session_key if (request is not None and keep_current) else None
     tracked = UserSession.objects.filter(user=user)
     if current:
@@ -111,14 +126,18 @@ def user_sessions_end(
     keys = list(tracked.values_list("session_key", flat=True))
     Session.objects.filter(session_key__in=keys).delete()
     tracked.delete()
-    if not keys and reason != "revoked":
+    tokens = user_oauth_tokens_revoke(user=user)
+    if not keys and not tokens and reason != "revoked":
         return 0  # e.g. a password change with no other session: nothing to record
+    details = {"count": len(keys), "reason": reason, "kept_current": bool(current)}
+    if tokens:
+        details["oauth_revoked"] = tokens  # not "token": audit redacts such keys
     audit_event_record(
         actor=actor,
         action="sessions.revoked",
         target_user=user,
         request=request,
-        details={"count": len(keys), "reason": reason, "kept_current": bool(current)},
+        details=details,
     )
     return len(keys)
 

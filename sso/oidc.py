@@ -71,6 +71,14 @@ class OIDCValidator(OAuth2Validator):
             return False
         return not self._refused(request, client.client_id)
 
+    def validate_bearer_token(self, token, scopes, request):
+        """An access token stops working when its user is deactivated (`/o/userinfo/` and
+        any resource server that checks tokens through this validator)."""
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        user = request.access_token.user
+        return user is None or user.is_active
+
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False
