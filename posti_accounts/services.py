@@ -201,9 +201,9 @@ def users_unverified_credentials_end(
     Returns the ids of the accounts it reset. Set-based: fine for a merge batch."""
     from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, make_password
     from django.contrib.sessions.models import Session
-    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
     from .models import UserSession
+    from .sessions import user_oauth_tokens_revoke
 
     verified = EmailAddress.objects.filter(
         user_id__in=user_ids, verified=True, primary=True
@@ -223,8 +223,7 @@ def users_unverified_credentials_end(
     keys = list(UserSession.objects.filter(user_id__in=ids).values_list("session_key", flat=True))
     Session.objects.filter(session_key__in=keys).delete()
     UserSession.objects.filter(user_id__in=ids).delete()
-    get_refresh_token_model().objects.filter(user_id__in=ids).delete()
-    get_access_token_model().objects.filter(user_id__in=ids).delete()
+    user_oauth_tokens_revoke(user_ids=ids)
     audit_events_bulk_record(
         [
             AuditEvent(

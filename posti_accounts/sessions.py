@@ -97,12 +97,14 @@ def user_sessions_prune(*, batch_size: int = 5000) -> int:
         total += UserSession.objects.filter(pk__in=ids).delete()[0]
 
 
-def user_oauth_tokens_revoke(*, user: User) -> int:
-    """Revoke the user's refresh tokens and delete their access tokens (what the toolkit's
-    `RefreshToken.revoke()` does, for all of them at once). Returns how many were live."""
-    refresh = get_refresh_token_model().objects.filter(user=user, revoked__isnull=True)
+def user_oauth_tokens_revoke(*, user: User | None = None, user_ids: list[int] | None = None) -> int:
+    """Revoke the refresh tokens and delete the access tokens of `user` (or of every user in
+    `user_ids`): what the toolkit's `RefreshToken.revoke()` does, for all of them at once.
+    Returns how many were live."""
+    ids = [user.pk] if user is not None else list(user_ids or [])
+    refresh = get_refresh_token_model().objects.filter(user_id__in=ids, revoked__isnull=True)
     revoked = refresh.update(revoked=timezone.now())
-    access = get_access_token_model().objects.filter(user=user)
+    access = get_access_token_model().objects.filter(user_id__in=ids)
     deleted = access.count()
     access.delete()
     return revoked + deleted
