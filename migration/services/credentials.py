@@ -74,7 +74,7 @@ def legacy_hashes_pending_count() -> int:
 
 def _candidate_accounts(user: User) -> list[tuple[str, str, str, bool]]:
     return list(
-        LegacyAccount.objects.filter(user=user, state=LegacyAccount.State.MERGED)
+        LegacyAccount.objects.filter(user=user, state=LegacyAccount.State.MERGED, is_active=True)
         .exclude(password_hash="")
         .values_list("hash_scheme", "password_hash", "hash_salt", "hash_wrapped")
     )

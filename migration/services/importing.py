@@ -17,6 +17,7 @@ from psycopg.copy import QueuedLibpqWriter
 from organizations.models import EService
 from posti_accounts.audit import audit_event_record
 from posti_accounts.errors import ApplicationError
+from posti_accounts.models import User
 
 from ..models import ImportRowError, ImportRun, LegacyAccount
 from .legacy_rows import (
@@ -319,6 +320,7 @@ def legacy_accounts_import(
             header, chunks = _read(path, file_format, encoding)
             with transaction.atomic():
                 _import_rows(run, service, header, chunks, progress)
+                deactivated = _inactive_credentials_end(service, actor)
                 run.status = ImportRun.Status.DONE
                 run.finished_at = timezone.now()
                 run.save()
@@ -333,6 +335,7 @@ def legacy_accounts_import(
                         "updated": run.rows_updated,
                         "unchanged": run.rows_unchanged,
                         "failed": run.rows_failed,
+                        "deactivated": deactivated,
                     },
                 )
                 if start_wrap:
@@ -345,6 +348,35 @@ def legacy_accounts_import(
             )
             raise
     return ImportResult(run=run, errors=list(run.row_errors.all()[:1000]))
+
+
+def _inactive_credentials_end(service: EService, actor) -> int:
+    """Delete the password hash of every account of `service` its export marks inactive.
+
+    Rule (issue 12, finding 7): an account the old service has disabled never authenticates
+    and never grants access. Its hash goes at import, whether it arrived inactive or a newer
+    export deactivated it; `credentials_discarded_at` keeps a later reactivation from
+    bringing the old password back. Each merged person whose account this ends gets an audit
+    event. Runs inside the import's transaction.
+    """
+    inactive = LegacyAccount.objects.filter(service=service, is_active=False).exclude(
+        password_hash=""
+    )
+    merged = list(
+        inactive.filter(user__isnull=False).values_list("user_id", "username").order_by("id")
+    )
+    count = inactive.update(
+        password_hash="", hash_salt="", hash_wrapped=False, credentials_discarded_at=timezone.now()
+    )
+    users = User.objects.in_bulk({pair[0] for pair in merged})
+    for user_id, username in merged:
+        audit_event_record(
+            actor=actor,
+            action="legacy.account_deactivated",
+            target_user=users[user_id],
+            details={"service": service.code, "username": username},
+        )
+    return count
 
 
 def _import_rows(run: ImportRun, service: EService, header, chunks, progress) -> None:
