@@ -6,6 +6,8 @@ language, and handed to a Celery task that sends it after the transaction commit
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -27,10 +29,35 @@ from .middleware import SESSION_ACTIVITY, SESSION_STARTED
 from .models import User, UserManager
 from .services import user_email_verified, user_password_changed
 from .sessions import user_session_forget, user_session_start, user_sessions_end
+from .validators import password_max_length
 
 TWOFACTOR_STAGE = "posti_accounts.stages.TwoFactorStage"
 SITE_NAME = _("Tunnustenhallinta")
 SITE_DOMAIN = urlsplit(settings.SITE_URL).netloc
+
+
+logger = logging.getLogger(__name__)
+
+
+def _failure_pad(started: float) -> None:
+    """Sleep until the failed attempt has taken a whole multiple of LOGIN_FAILURE_MIN_SECONDS.
+
+    Rule (issue 12, finding 5): a failed login costs the same whatever the account — unknown,
+    normal, or merged with legacy hashes of any scheme. The floor is set above the costliest
+    single verification path (a bcrypt-12 legacy hash); a person whose several legacy hashes
+    together cost more lands on the next multiple, and a warning tells the operator to raise
+    the floor.
+    """
+    floor = settings.LOGIN_FAILURE_MIN_SECONDS
+    if floor <= 0:
+        return
+    elapsed = time.perf_counter() - started
+    target = floor * max(1, math.ceil(elapsed / floor))
+    if target > floor:
+        logger.warning(
+            "A failed login took %.3f s, above LOGIN_FAILURE_MIN_SECONDS=%.3f", elapsed, floor
+        )
+    time.sleep(max(0.0, target - elapsed))
 
 
 def _current_request() -> HttpRequest | None:
@@ -144,6 +171,22 @@ class AccountAdapter(DefaultAccountAdapter):
             )
         super().logout(request)
         user_session_forget(session_key=key)
+
+    def authenticate(self, request: HttpRequest, **credentials: Any) -> AbstractBaseUser | None:
+        """allauth's authentication, with overlong passwords refused before any hashing and
+        every failure padded to the same cost (`_failure_pad`)."""
+        started = time.perf_counter()
+        user = None
+        try:
+            password = credentials.get("password") or ""
+            if len(password) > password_max_length():
+                self.authentication_failed(request, **credentials)
+                return None
+            user = super().authenticate(request, **credentials)
+            return user
+        finally:
+            if user is None:
+                _failure_pad(started)
 
     def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
         # Never record the password; only whether the address belongs to someone.

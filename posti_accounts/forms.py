@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
+from .validators import login_password_validate
+
 MSG_LOGIN_WITH_EMAIL = _(
     "Log in with your email address. The old service-specific usernames no longer work. "
     "Use the email address to which you received the notice about the new login. If you "
@@ -47,6 +49,11 @@ class LoginForm(AllauthLoginForm):
             raise ValidationError(MSG_LOGIN_WITH_EMAIL, code="not_an_email") from exc
         return login.lower()
 
+    def clean_password(self) -> str:
+        password = self.cleaned_data.get("password") or ""
+        login_password_validate(password)
+        return password
+
 
 class TwoFactorCodeForm(forms.Form):
     code = forms.CharField(
@@ -83,9 +90,35 @@ class NewPasswordForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    def __init__(self, *args, user, **kwargs) -> None:
+    def __init__(self, *args, user, request=None, require_proof: bool = False, **kwargs) -> None:
         self.user = user
+        self.request = request
         super().__init__(*args, **kwargs)
+        if require_proof:
+            # Rule (issue 12, finding 9): an old session proves who it is before the password
+            # it rests on is replaced; right after a login, that login is the proof.
+            self.fields["current_password"] = forms.CharField(
+                label=_("Current password"),
+                strip=False,
+                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+                help_text=_(
+                    "You logged in a while ago, so we ask for your current password first. "
+                    "The password of one of your old e-services also works."
+                ),
+            )
+            self.order_fields(["current_password", "password1", "password2"])
+
+    def clean_current_password(self) -> str:
+        from allauth.account.adapter import get_adapter
+
+        password = self.cleaned_data.get("current_password") or ""
+        login_password_validate(password)
+        proved = get_adapter(self.request).authenticate(
+            self.request, email=self.user.email, password=password
+        )
+        if proved is None or proved.pk != self.user.pk:
+            raise ValidationError(_("Wrong password."), code="wrong_password")
+        return password
 
     def clean(self):
         cleaned = super().clean()

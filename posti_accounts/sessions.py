@@ -8,8 +8,13 @@ tokens must not outlive the credentials they were granted with.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
+from allauth.account.internal.flows.login import (
+    get_authentication_records,
+    record_authentication,
+)
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import transaction
@@ -148,3 +153,21 @@ def user_session_forget(*, session_key: str | None) -> None:
     """Drop the tracking row of a session that ended (logout, timeout)."""
     if session_key:
         UserSession.objects.filter(session_key=session_key).delete()
+
+
+def session_recently_authenticated(*, request: HttpRequest) -> bool:
+    """Whether this session proved the user's identity within ACCOUNT_REAUTHENTICATION_TIMEOUT:
+    a login, a re-entered password, or the emailed verification link opened in it. A session
+    with no such record (restored, or logged in by other means) counts as old."""
+    now = time.time()
+    timeout = settings.ACCOUNT_REAUTHENTICATION_TIMEOUT
+    return any(
+        now - float(record.get("at", 0)) < timeout
+        for record in get_authentication_records(request, request.user)
+    )
+
+
+def session_proof_record(*, request: HttpRequest, method: str) -> None:
+    """Record that this session just proved the user's identity (`method`: "password" for a
+    re-entered current or legacy password, "email_link" for the emailed link)."""
+    record_authentication(request, request.user, method=method, reauthenticated=True)

@@ -18,7 +18,7 @@ urlpatterns = [
     path("authorize/", nul_refused(views.AuthorizeView.as_view()), name="authorize"),
     path("token/", nul_refused(oauth2_views.TokenView.as_view()), name="token"),
     path("revoke_token/", nul_refused(oauth2_views.RevokeTokenView.as_view()), name="revoke-token"),
-    path("introspect/", nul_refused(oauth2_views.IntrospectTokenView.as_view()), name="introspect"),
+    path("introspect/", nul_refused(views.IntrospectTokenView.as_view()), name="introspect"),
     re_path(
         r"^\.well-known/openid-configuration/?$",
         nul_refused(views.DiscoveryView.as_view()),

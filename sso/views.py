@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from functools import wraps
 from urllib.parse import unquote_plus
@@ -15,11 +16,14 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from oauth2_provider.models import get_application_model
+from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.views import (
     AuthorizationView,
     ConnectDiscoveryInfoView,
     RPInitiatedLogoutView,
+)
+from oauth2_provider.views import (
+    IntrospectTokenView as ToolkitIntrospectTokenView,
 )
 
 from posti_accounts.audit import audit_event_record
@@ -117,6 +121,32 @@ class AuthorizeView(AuthorizationView):
             or self._gate(request)
             or super().post(request, *args, **kwargs)
         )
+
+
+class IntrospectTokenView(ToolkitIntrospectTokenView):
+    """RFC 7662 introspection that also answers `active: false` for a token whose user is no
+    longer active, like the bearer-token validator (a user deactivated without the services,
+    whose token rows still exist)."""
+
+    @staticmethod
+    def get_token_response(token_value=None):
+        response = ToolkitIntrospectTokenView.get_token_response(token_value)
+        if response.status_code == 200 and token_value:
+            data = json.loads(response.content)
+            if data.get("active") and not _token_user_active(token_value):
+                return JsonResponse({"active": False}, status=200)
+        return response
+
+
+def _token_user_active(token_value: str) -> bool:
+    checksum = hashlib.sha256(token_value.encode("utf-8")).hexdigest()
+    token = (
+        get_access_token_model()
+        .objects.filter(token_checksum=checksum)
+        .values_list("user__is_active", flat=True)
+        .first()
+    )
+    return token is not False  # None: a client-credentials token without a user
 
 
 class LogoutView(RPInitiatedLogoutView):

@@ -158,6 +158,11 @@ AUTHENTICATION_BACKENDS = [
     # Merged legacy users: email + any old password until they set a new one (issue: migration).
     "migration.backends.LegacyPasswordBackend",
 ]
+# Every failed login (unknown address, wrong password, any legacy hash scheme) takes this long
+# (or a whole multiple of it), so its timing tells nothing about the account. Above the
+# costliest single verification path: a bcrypt-12 legacy hash and the dummy hashes take about
+# 0.5 s on a two-core machine.
+LOGIN_FAILURE_MIN_SECONDS = env.float("LOGIN_FAILURE_MIN_SECONDS", default=0.8)
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/profile/"
 LOGOUT_REDIRECT_URL = "/"

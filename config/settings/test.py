@@ -27,3 +27,5 @@ WHITENOISE_USE_FINDERS = True
 # The bulk-invitation tests send the 1,000-row maximum (and more) in one day; the quota's own
 # tests (tests/security/test_invitation_quota.py) set theirs. Production default: 500.
 INVITATION_DAILY_QUOTA = 5000
+# The suite fails many logins on purpose; the padding is proven in tests/security.
+LOGIN_FAILURE_MIN_SECONDS = 0

@@ -23,7 +23,12 @@ from ..forms import NewPasswordForm, TotpConfirmForm, TwoFactorCodeForm
 from ..middleware import ACTION_URL_NAMES
 from ..models import RequiredAction
 from ..services import user_details_confirm, user_email_verified, user_password_changed
-from ..sessions import user_sessions_end, user_sessions_list
+from ..sessions import (
+    session_proof_record,
+    session_recently_authenticated,
+    user_sessions_end,
+    user_sessions_list,
+)
 from ..stages import STAGE_KEY
 
 MSG_2FA_ENABLED = _("Two-factor authentication is now on.")
@@ -206,6 +211,8 @@ def action_verify_email_confirm(request: HttpRequest, token: str) -> HttpRespons
         user_email_verified(user=user, email=user.email, request=request)
         messages.success(request, MSG_EMAIL_VERIFIED)
         if request.user.is_authenticated and request.user.pk == user.pk:
+            # The link reached the mailbox: proof enough to renew the password now.
+            session_proof_record(request=request, method="email_link")
             request.user.refresh_from_db()
             return _next_step(request)
         return redirect("account_login" if not request.user.is_authenticated else "home")
@@ -220,8 +227,15 @@ def action_update_password(request: HttpRequest) -> HttpResponse:
     user = request.user
     if RequiredAction.UPDATE_PASSWORD not in user.required_actions:
         return _next_step(request)
-    form = NewPasswordForm(request.POST or None, user=user)
+    form = NewPasswordForm(
+        request.POST or None,
+        user=user,
+        request=request,
+        require_proof=not session_recently_authenticated(request=request),
+    )
     if request.method == "POST" and form.is_valid():
+        if "current_password" in form.fields:
+            session_proof_record(request=request, method="password")
         user.set_password(form.cleaned_data["password1"])
         user.save(update_fields=["password"])
         user_password_changed(user=user, request=request)

@@ -166,6 +166,7 @@ def test_inactive_users_remaining_access_token_is_refused(client, member, rp):  
     User.objects.filter(pk=member.pk).update(is_active=False)
     assert get_access_token_model().objects.filter(user=member).exists()
     assert _userinfo(tokens) == 401
+    assert _introspect(rp, tokens) == {"active": False}
     response = _refresh(rp, tokens)
     assert response.status_code == 400, response.content
 
