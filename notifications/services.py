@@ -19,8 +19,10 @@ from django.utils.translation import gettext_lazy as _
 
 from posti_accounts.audit import audit_event_record
 from posti_accounts.errors import ApplicationError
+from posti_accounts.queue import task_enqueue, task_enqueue_on_commit
 from posti_accounts.services import user_email_verified, user_password_changed
 
+from . import sending, throttle
 from .defaults import TEMPLATE_VARIABLES, campaign_default_templates
 from .models import ActionToken, Campaign, Delivery
 from .selectors import campaign_audience
@@ -44,6 +46,9 @@ MSG_TEST_SEND_FAILED = _("The test email could not be sent. Try again later.")
 
 LANGS = ("fi", "sv", "en")
 logger = logging.getLogger(__name__)
+
+CAMPAIGN_SEND_TASK = "notifications.tasks.campaign_send"
+CAMPAIGN_START_TASK = "notifications.tasks.campaign_start_task"
 REQUIRED_ACTIONS_BY_KIND = {
     Campaign.Kind.VERIFY_AND_RENEW: {
         "requires_verify_email": True,
@@ -195,17 +200,44 @@ def campaign_start_request(*, campaign: Campaign, actor, request=None) -> Campai
     campaign.scheduled_at = timezone.now()
     campaign.save(update_fields=["status", "scheduled_at"])
     _audit(actor=actor, action="campaign.start_requested", campaign=campaign, request=request)
-    from .tasks import campaign_start_task
-
-    actor_id = getattr(actor, "pk", None)
-    transaction.on_commit(lambda: campaign_start_task.delay(campaign.pk, actor_id))
+    task_enqueue_on_commit(CAMPAIGN_START_TASK, campaign.pk, getattr(actor, "pk", None))
     return campaign
 
 
 def _kick_on_commit(campaign: Campaign) -> None:
-    from .tasks import campaign_kick
-
     transaction.on_commit(lambda: campaign_kick(campaign_id=campaign.pk))
+
+
+# --- Orchestration: senders and the dispatcher ------------------------------------------------
+def campaign_kick(*, campaign_id: int) -> int:
+    """Enqueue a sender for every free slot of the campaign; returns how many."""
+    slots = 1 if settings.CELERY_TASK_ALWAYS_EAGER else settings.CAMPAIGN_SEND_CONCURRENCY
+    kicked = 0
+    for slot in range(slots):
+        if throttle.sender_slot_claim(campaign_id=campaign_id, slot=slot):
+            task_enqueue(CAMPAIGN_SEND_TASK, campaign_id, slot, queue=settings.CAMPAIGN_QUEUE)
+            kicked += 1
+    return kicked
+
+
+def campaigns_dispatch_run(*, now=None) -> dict[str, int]:
+    now = now or timezone.now()
+    started = kicked = 0
+    due = Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now)
+    for campaign in due:
+        try:
+            campaign_start(campaign=campaign, actor=None, now=now)
+            started += 1
+        except ApplicationError as exc:
+            logger.warning("campaign %s not started: %s", campaign.pk, exc.code)
+    for campaign_id in Campaign.objects.filter(status=Campaign.Status.SENDING).values_list(
+        "pk", flat=True
+    ):
+        if sending.campaign_has_due_work(campaign_id=campaign_id, now=now):
+            kicked += bool(campaign_kick(campaign_id=campaign_id))
+        else:
+            sending.campaign_finish_if_complete(campaign_id=campaign_id, now=now)
+    return {"started": started, "kicked": kicked}
 
 
 def _transition(*, campaign, actor, allowed, target, message, code, action, request=None):

@@ -1,4 +1,5 @@
-"""Celery tasks of the campaigns. Thin: they take ids and call `sending` / `services`.
+"""Celery tasks of the campaigns. Thin: they take ids and call `sending` / `services`
+(orchestration — kicking senders, the dispatcher's run — is in `services`).
 
 - `campaigns_dispatch` is the one periodic scheduler (celery beat, every
   CAMPAIGN_DISPATCH_INTERVAL seconds): starts campaigns whose time has come and makes sure
@@ -16,7 +17,6 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.utils import timezone
 
 from posti_accounts.errors import ApplicationError
 
@@ -24,17 +24,6 @@ from . import sending, services, throttle
 from .models import Campaign
 
 logger = logging.getLogger(__name__)
-
-
-def campaign_kick(*, campaign_id: int) -> int:
-    """Enqueue a sender for every free slot of the campaign; returns how many."""
-    slots = 1 if settings.CELERY_TASK_ALWAYS_EAGER else settings.CAMPAIGN_SEND_CONCURRENCY
-    kicked = 0
-    for slot in range(slots):
-        if throttle.sender_slot_claim(campaign_id=campaign_id, slot=slot):
-            campaign_send.apply_async(args=[campaign_id, slot], queue=settings.CAMPAIGN_QUEUE)
-            kicked += 1
-    return kicked
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -74,24 +63,4 @@ def campaign_start_task(campaign_id: int, actor_id: int | None = None) -> None:
 
 @shared_task(ignore_result=True)
 def campaigns_dispatch() -> None:
-    campaigns_dispatch_run()
-
-
-def campaigns_dispatch_run(*, now=None) -> dict[str, int]:
-    now = now or timezone.now()
-    started = kicked = 0
-    due = Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now)
-    for campaign in due:
-        try:
-            services.campaign_start(campaign=campaign, actor=None, now=now)
-            started += 1
-        except ApplicationError as exc:
-            logger.warning("campaign %s not started: %s", campaign.pk, exc.code)
-    for campaign_id in Campaign.objects.filter(status=Campaign.Status.SENDING).values_list(
-        "pk", flat=True
-    ):
-        if sending.campaign_has_due_work(campaign_id=campaign_id, now=now):
-            kicked += bool(campaign_kick(campaign_id=campaign_id))
-        else:
-            sending.campaign_finish_if_complete(campaign_id=campaign_id, now=now)
-    return {"started": started, "kicked": kicked}
+    services.campaigns_dispatch_run()

@@ -28,6 +28,9 @@ from django.utils import timezone, translation
 from kombu.exceptions import OperationalError
 
 from .models import OutboundEmail
+from .queue import task_enqueue
+
+EMAIL_DELIVER_TASK = "posti_accounts.tasks.email_deliver"
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +101,9 @@ def _enqueue_on_commit(ids: list[int]) -> None:
 def _enqueue(ids: list[int]) -> None:
     """Hand each id to the broker. A broker that is down is logged and left to the sweep: the
     request that sent the email has committed and must not fail because of it."""
-    from .tasks import email_deliver
-
     for email_id in ids:
         try:
-            email_deliver.delay(email_id)
+            task_enqueue(EMAIL_DELIVER_TASK, email_id)
         except (OperationalError, OSError) as exc:  # broker down (or, eager, SMTP down)
             logger.warning(
                 "Outbound email %s not queued (%s); the sweep will retry it",

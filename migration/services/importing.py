@@ -18,6 +18,7 @@ from organizations.models import EService
 from posti_accounts.audit import audit_event_record
 from posti_accounts.errors import ApplicationError
 from posti_accounts.models import User
+from posti_accounts.queue import task_enqueue_on_commit
 
 from ..models import ImportRowError, ImportRun, LegacyAccount
 from .legacy_rows import (
@@ -339,9 +340,7 @@ def legacy_accounts_import(
                     },
                 )
                 if start_wrap:
-                    from ..tasks import legacy_hashes_wrap_dispatch
-
-                    transaction.on_commit(legacy_hashes_wrap_dispatch.delay)
+                    task_enqueue_on_commit("migration.tasks.legacy_hashes_wrap_dispatch")
         except BaseException:
             ImportRun.objects.filter(pk=run.pk).update(
                 status=ImportRun.Status.FAILED, finished_at=timezone.now()

@@ -115,7 +115,7 @@ def test_control_page_count_preview_and_actions(
     # start, pause, resume, cancel through the admin
     # "Start now" answers at once; a task materializes the deliveries after commit.
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("notifications.tasks.campaign_kick", lambda **kw: 0)
+        mp.setattr("notifications.services.campaign_kick", lambda **kw: 0)
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             assert admin_client.post(_action(campaign, "start")).status_code == 302
         campaign.refresh_from_db()
@@ -322,7 +322,7 @@ def test_start_request_twice_and_racing_dispatcher_start_once(
     admin_client, make_user, staff, django_capture_on_commit_callbacks
 ):
     """Two clicks on "Start now" and the dispatcher's tick: one start, one delivery each."""
-    from notifications.tasks import campaigns_dispatch_run
+    from notifications.services import campaigns_dispatch_run
 
     make_user(language="fi")
     campaign = Campaign.objects.create(name="x", kind=Campaign.Kind.CHECK_DETAILS)
@@ -331,7 +331,7 @@ def test_start_request_twice_and_racing_dispatcher_start_once(
     campaign_defaults_fill(campaign=campaign)
     campaign.save()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("notifications.tasks.campaign_kick", lambda **kw: 0)
+        mp.setattr("notifications.services.campaign_kick", lambda **kw: 0)
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             admin_client.post(_action(campaign, "start"))
             admin_client.post(_action(campaign, "start"))

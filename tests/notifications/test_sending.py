@@ -211,7 +211,7 @@ def test_stale_claims_reclaimed_without_resending_journaled(
 
 
 def test_scheduled_campaign_started_by_dispatcher(make_user, make_campaign, staff):
-    from notifications.tasks import campaigns_dispatch_run
+    from notifications.services import campaigns_dispatch_run
 
     make_user()
     campaign = make_campaign()

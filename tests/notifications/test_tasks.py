@@ -4,7 +4,7 @@ itself for later, and kicking a campaign again never piles up senders."""
 import pytest
 from django.core import mail
 
-from notifications import tasks, throttle
+from notifications import services, tasks, throttle
 from notifications.models import Campaign, Delivery
 
 from .conftest import start
@@ -31,12 +31,12 @@ def test_kick_fills_free_slots_only(make_user, make_campaign, staff, broker):
     make_user()
     campaign = make_campaign()
     start(campaign, staff)
-    assert tasks.campaign_kick(campaign_id=campaign.pk) == 2
+    assert services.campaign_kick(campaign_id=campaign.pk) == 2
     assert sorted(m["args"][1] for m in broker) == [0, 1]
     # Every later kick (dispatcher ticks, resume, retry, a second start click) adds nobody
     # while both senders hold their slots.
     for _ in range(3):
-        assert tasks.campaign_kick(campaign_id=campaign.pk) == 0
+        assert services.campaign_kick(campaign_id=campaign.pk) == 0
     assert len(broker) == 2
 
 
@@ -44,7 +44,7 @@ def test_sender_frees_its_slot_when_idle(make_user, make_campaign, staff, broker
     make_user()
     campaign = make_campaign()
     start(campaign, staff)
-    tasks.campaign_kick(campaign_id=campaign.pk)
+    services.campaign_kick(campaign_id=campaign.pk)
     broker.clear()
     tasks.campaign_send(campaign.pk, 0)  # the worker runs slot 0's task: sends everything
     assert len(mail.outbox) == 2
@@ -52,7 +52,7 @@ def test_sender_frees_its_slot_when_idle(make_user, make_campaign, staff, broker
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DONE
     # Slot 0 is free again, slot 1 still taken.
-    assert tasks.campaign_kick(campaign_id=campaign.pk) == 1
+    assert services.campaign_kick(campaign_id=campaign.pk) == 1
     assert broker[0]["args"] == [campaign.pk, 0]
 
 
@@ -83,7 +83,7 @@ def test_budget_continues_in_the_same_slot_without_delay(
     assert broker[0]["args"] == [campaign.pk, 1]
     assert "countdown" not in broker[0] and "eta" not in broker[0]
     # The continuation keeps the slot: a kick now starts only slot 0.
-    assert tasks.campaign_kick(campaign_id=campaign.pk) == 1
+    assert services.campaign_kick(campaign_id=campaign.pk) == 1
 
 
 def test_dispatcher_kicks_only_campaigns_with_due_work(make_user, make_campaign, staff, broker):
@@ -95,8 +95,8 @@ def test_dispatcher_kicks_only_campaigns_with_due_work(make_user, make_campaign,
     from notifications import services
 
     services.campaign_pause(campaign=paused, actor=staff)
-    assert tasks.campaigns_dispatch_run() == {"started": 0, "kicked": 1}  # campaigns
+    assert services.campaigns_dispatch_run() == {"started": 0, "kicked": 1}  # campaigns
     assert sorted(m["args"] for m in broker) == [[busy.pk, 0], [busy.pk, 1]]
     # The next tick finds both slots held.
-    assert tasks.campaigns_dispatch_run() == {"started": 0, "kicked": 0}
+    assert services.campaigns_dispatch_run() == {"started": 0, "kicked": 0}
     assert Delivery.objects.filter(campaign=busy, status=Delivery.Status.PENDING).count() == 2

@@ -6,7 +6,7 @@ development (no broker: it sends in-process) or to nudge a campaign by hand.
 
 from django.core.management.base import BaseCommand
 
-from notifications.tasks import campaigns_dispatch_run
+from notifications.services import campaigns_dispatch_run
 
 
 class Command(BaseCommand):
