@@ -13,7 +13,6 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from posti_accounts.audit import audit_event_record
 from posti_accounts.errors import ApplicationError
 
 from . import selectors, services
@@ -106,15 +105,8 @@ class CampaignAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj: Campaign, form, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user
-        services.campaign_defaults_fill(campaign=obj)
-        obj.save()
-        audit_event_record(
-            actor=request.user,
-            action="campaign.created" if not change else "campaign.changed",
-            request=request,
-            details={"campaign": obj.pk, "fields": sorted(form.changed_data)},
+        services.campaign_save(
+            campaign=obj, actor=request.user, changed_fields=form.changed_data, request=request
         )
 
     def get_urls(self):

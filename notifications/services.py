@@ -97,12 +97,33 @@ def campaign_defaults_fill(*, campaign: Campaign) -> None:
 
 @transaction.atomic
 def campaign_create(*, actor, name: str, kind: str, organizations=(), **fields) -> Campaign:
-    campaign = Campaign(name=name, kind=kind, created_by=actor, **fields)
-    campaign_defaults_fill(campaign=campaign)
-    campaign.save()
+    campaign = Campaign(name=name, kind=kind, **fields)
+    campaign_save(campaign=campaign, actor=actor, changed_fields=sorted(fields))
     if organizations:
         campaign.audience_organizations.set(organizations)
-    _audit(actor=actor, action="campaign.created", campaign=campaign, kind=kind)
+    return campaign
+
+
+@transaction.atomic
+def campaign_save(
+    *, campaign: Campaign, actor, changed_fields=(), request: HttpRequest | None = None
+) -> Campaign:
+    """Create (no pk yet) or save a campaign as staff edited it: fills the default templates
+    left empty and records who did it. The admin's form and `campaign_create` both come here;
+    the audience organizations are set by the caller after this returns."""
+    created = campaign.pk is None
+    if created:
+        campaign.created_by = actor if getattr(actor, "is_authenticated", False) else None
+    campaign_defaults_fill(campaign=campaign)
+    campaign.save()
+    _audit(
+        actor=actor,
+        action="campaign.created" if created else "campaign.changed",
+        campaign=campaign,
+        request=request,
+        kind=campaign.kind,
+        fields=sorted(changed_fields),
+    )
     return campaign
 
 

@@ -7,6 +7,7 @@ from django.utils.html import escape
 
 from notifications import services
 from notifications.models import Campaign, Delivery
+from posti_accounts.models import AuditEvent
 from posti_accounts.services import user_create
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +67,49 @@ def test_create_with_empty_templates_gets_defaults(admin_client, admin_user):
     assert campaign.subject_sv == "Kontrollera dina uppgifter i Postens e-tjänster"
     assert campaign.created_by == admin_user
     assert campaign.status == Campaign.Status.DRAFT
+
+
+def test_admin_create_and_change_go_through_the_service(admin_client, admin_user, monkeypatch):
+    """The admin writes through `campaign_save`, the service the other tests exercise."""
+    from notifications import services as campaign_services
+
+    calls = []
+    real = campaign_services.campaign_save
+
+    def spy(**kwargs):
+        calls.append(kwargs["campaign"].pk)
+        return real(**kwargs)
+
+    monkeypatch.setattr(campaign_services, "campaign_save", spy)
+    data = {"name": "Phase 1", "kind": "check_details", "throttle_per_minute": "600"}
+    admin_client.post(
+        reverse("admin:notifications_campaign_add"), {**data, "audience_language": ""}
+    )
+    campaign = Campaign.objects.get()
+    admin_client.post(
+        reverse("admin:notifications_campaign_change", args=[campaign.pk]),
+        {
+            **data,
+            "name": "Phase 1b",
+            "audience_language": "",
+            "subject_fi": campaign.subject_fi,
+            "subject_sv": campaign.subject_sv,
+            "subject_en": campaign.subject_en,
+            "body_fi": campaign.body_fi,
+            "body_sv": campaign.body_sv,
+            "body_en": campaign.body_en,
+        },
+    )
+    assert calls == [None, campaign.pk]
+    events = list(
+        AuditEvent.objects.filter(action__in=["campaign.created", "campaign.changed"])
+        .order_by("id")
+        .values_list("action", "details__campaign_name", "details__kind")
+    )
+    assert events == [
+        ("campaign.created", "Phase 1", "check_details"),
+        ("campaign.changed", "Phase 1b", "check_details"),
+    ]
 
 
 def test_broken_template_refused(admin_client):
