@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from posti_accounts.audit import audit_event_record
 from posti_accounts.errors import ApplicationError
 from posti_accounts.queue import task_enqueue, task_enqueue_on_commit
-from posti_accounts.services import user_email_verified, user_password_changed
+from posti_accounts.services import user_email_verified, user_password_set
 
 from . import sending, throttle
 from .defaults import TEMPLATE_VARIABLES, campaign_default_templates
@@ -448,7 +448,5 @@ def action_link_use(*, token: str, request: HttpRequest | None = None):
 @transaction.atomic
 def campaign_link_password_set(*, user, password: str, request: HttpRequest | None = None):
     """The new password chosen after a verify_and_renew link (validated by the form)."""
-    user.set_password(password)
-    user.save(update_fields=["password"])
-    user_password_changed(user=user, request=request)
+    user_password_set(user=user, password=password, request=request)
     return user

@@ -27,8 +27,8 @@ from .audit import audit_event_record
 from .emails import email_send_rendered
 from .middleware import SESSION_ACTIVITY, SESSION_STARTED
 from .models import User, UserManager
-from .services import user_email_verified, user_password_changed
-from .sessions import user_session_forget, user_session_start, user_sessions_end
+from .services import user_email_verified, user_password_set
+from .sessions import user_session_forget, user_session_start
 from .validators import password_max_length
 
 TWOFACTOR_STAGE = "posti_accounts.stages.TwoFactorStage"
@@ -220,16 +220,5 @@ class AccountAdapter(DefaultAccountAdapter):
 
     # --- Passwords ------------------------------------------------------------------------
     def set_password(self, user: AbstractBaseUser, password: str) -> None:
-        """Every password change, set and reset comes through here."""
-        user.set_password(password)
-        user.save(update_fields=["password"])
-        request = _current_request()
-        user_password_changed(user=user, request=request)
-        # Other browsers are logged out too (Django would also reject their session hash).
-        if request is not None and hasattr(request, "session"):
-            keep = request.user.is_authenticated and request.user.pk == user.pk
-            user_sessions_end(
-                user=user, actor=user, request=request, keep_current=keep, reason="password"
-            )
-        else:
-            user_sessions_end(user=user, actor=user, keep_current=False, reason="password")
+        """Every password change, set and reset through allauth comes through here."""
+        user_password_set(user=user, password=password, request=_current_request())

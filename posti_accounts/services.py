@@ -142,6 +142,33 @@ def user_password_changed(*, user: User, request: HttpRequest | None = None) -> 
 
 
 @transaction.atomic
+def user_password_set(*, user: User, password: str, request: HttpRequest | None = None) -> None:
+    """The one way a new password is set (change, reset, required action, campaign link).
+
+    Hashes and saves it, records the change (`user_password_changed`), then ends every other
+    session and revokes the user's OAuth tokens; the session of `request` stays logged in only
+    when it is the user's own (it finishes what it was doing)."""
+    from django.contrib.auth import HASH_SESSION_KEY
+
+    from .sessions import user_sessions_end
+
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    user_password_changed(user=user, request=request)
+    browser = request if request is not None and hasattr(request, "session") else None
+    own = (
+        browser is not None
+        and getattr(browser, "user", None) is not None
+        and browser.user.is_authenticated
+        and browser.user.pk == user.pk
+    )
+    user_sessions_end(user=user, actor=user, request=browser, keep_current=own, reason="password")
+    if own:
+        # Still valid under the new password hash; same key, so its tracking row stays right.
+        browser.session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+
+
+@transaction.atomic
 def user_details_confirm(*, user: User, request: HttpRequest | None = None) -> None:
     """'My details are correct': records the time and clears `check_details`."""
     user.details_confirmed_at = timezone.now()

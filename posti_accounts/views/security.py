@@ -7,7 +7,6 @@ from allauth.account.decorators import reauthentication_required
 from allauth.account.internal.decorators import login_stage_required
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
@@ -22,7 +21,7 @@ from ..errors import ApplicationError
 from ..forms import NewPasswordForm, TotpConfirmForm, TwoFactorCodeForm
 from ..middleware import ACTION_URL_NAMES
 from ..models import RequiredAction
-from ..services import user_details_confirm, user_email_verified, user_password_changed
+from ..services import user_details_confirm, user_email_verified, user_password_set
 from ..sessions import (
     session_proof_record,
     session_recently_authenticated,
@@ -236,14 +235,8 @@ def action_update_password(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         if "current_password" in form.fields:
             session_proof_record(request=request, method="password")
-        user.set_password(form.cleaned_data["password1"])
-        user.save(update_fields=["password"])
-        user_password_changed(user=user, request=request)
         # This browser stays logged in to finish its actions; every other session ends.
-        update_session_auth_hash(request, user)
-        user_sessions_end(
-            user=user, actor=user, request=request, keep_current=True, reason="password"
-        )
+        user_password_set(user=user, password=form.cleaned_data["password1"], request=request)
         messages.success(request, MSG_PASSWORD_SET)
         return _next_step(request)
     return render(request, "posti_accounts/security/action_update_password.html", {"form": form})

@@ -175,3 +175,17 @@ def test_audit_event_without_tokens_is_unchanged(member):  # noqa: F811
     user_sessions_end(user=member, actor=member, keep_current=False)
     event = AuditEvent.objects.get(action="sessions.revoked", target_user=member)
     assert event.details == {"count": 0, "reason": "revoked", "kept_current": False}
+
+
+def test_password_set_through_a_campaign_link_ends_sessions_and_tokens(client, member, rp):  # noqa: F811
+    """The campaign link sets the password with the one password service, which ends every
+    session and token resting on the old password (it once only saved the hash)."""
+    from notifications.services import campaign_link_password_set
+
+    tokens = _issue(client, member, rp)
+    _assert_live(rp, tokens)
+    campaign_link_password_set(user=member, password=NEW_PASSWORD)
+    member.refresh_from_db()
+    assert member.check_password(NEW_PASSWORD)
+    _assert_revoked(rp, tokens, member)
+    assert client.get(reverse("posti_accounts:sessions")).status_code == 302
