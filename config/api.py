@@ -20,7 +20,7 @@ from rest_framework import exceptions, pagination, serializers, status, throttli
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from posti_accounts.errors import ApplicationError
+from kernel.errors import ApplicationError
 
 MSG_NOT_FOUND = _("Not found.")
 MSG_PERMISSION_DENIED = _("You do not have permission to do this.")

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from posti_accounts.errors import ApplicationError
+from kernel.errors import ApplicationError
 
 from . import services
 from .models import ImportRowError, ImportRun, LegacyAccount, LegacyConflict, MergePlan

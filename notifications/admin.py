@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from posti_accounts.errors import ApplicationError
+from kernel.errors import ApplicationError
 
 from . import selectors, services
 from .defaults import TEMPLATE_VARIABLES, campaign_default_templates

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth.forms import SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 
-from posti_accounts.errors import ApplicationError
+from kernel.errors import ApplicationError
 
 from .models import Campaign
 from .services import LANGS, campaign_defaults_fill, campaign_templates_validate

@@ -31,11 +31,11 @@ from django.template import Context, Engine
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 
+from kernel.tokens import token_hash
 from organizations.models import Membership
 
 from . import throttle
 from .models import ActionToken, Campaign, Delivery, delivery_message_id
-from .tokens import token_hash
 
 Clock = Callable[[], datetime]
 logger = logging.getLogger(__name__)

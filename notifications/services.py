@@ -17,8 +17,9 @@ from django.template import Context
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kernel.errors import ApplicationError
+from kernel.tokens import token_hash
 from posti_accounts.audit import audit_event_record
-from posti_accounts.errors import ApplicationError
 from posti_accounts.queue import task_enqueue, task_enqueue_on_commit
 from posti_accounts.services import user_email_verified, user_password_set
 
@@ -27,7 +28,6 @@ from .defaults import TEMPLATE_VARIABLES, campaign_default_templates
 from .models import ActionToken, Campaign, Delivery
 from .selectors import campaign_audience
 from .sending import CampaignRenderer, action_url_for, deliveries_reclaim_stale
-from .tokens import token_hash
 
 MSG_NOT_STARTABLE = _("Only a draft or scheduled campaign can be started.")
 MSG_NOT_SCHEDULABLE = _("Only a draft campaign can be scheduled.")

@@ -18,7 +18,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from posti_accounts.errors import ApplicationError
+from kernel.errors import ApplicationError
 
 from . import sending, services, throttle
 from .models import Campaign

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from posti_accounts.errors import ApplicationError
+from kernel.errors import ApplicationError
 from posti_accounts.twofactor import twofactor_verify, user_has_2fa
 
 from . import services

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from posti_accounts.errors import ApplicationError
+from kernel.errors import ApplicationError
 
 from .models import EService, Membership
 from .services import BULK_INVITE_MAX_ROWS, InviteRow, invite_rows_parse

@@ -3,7 +3,6 @@ for anything the actor may not see, so a foreign id and a missing id look the sa
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -11,15 +10,11 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from kernel.tokens import token_hash
 from posti_accounts.models import AuditEvent, User
 from posti_accounts.selectors import iso_or_none
 
 from .models import EService, Invitation, Membership, Organization
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256((token or "").encode()).hexdigest()
-
 
 # --- fetchers ---------------------------------------------------------------------------------
 

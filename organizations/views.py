@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from posti_accounts.errors import ApplicationError
+from kernel.errors import ApplicationError
 
 from . import selectors, services
 from .context_processors import CURRENT_ORGANIZATION_SESSION_KEY

@@ -25,8 +25,9 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
+from kernel.errors import ApplicationError
+
 from . import twofactor
-from .errors import ApplicationError
 from .models import REQUIRED_ACTION_FIELDS, AuditEvent, User, UserSession
 from .privileges import (
     PRIVILEGE_FIELDS,

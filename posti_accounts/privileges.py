@@ -17,8 +17,9 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from kernel.errors import ApplicationError
+
 from .audit import audit_event_record
-from .errors import ApplicationError
 from .models import REQUIRED_ACTION_FIELDS, User
 from .sessions import user_sessions_end
 

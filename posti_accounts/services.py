@@ -11,9 +11,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kernel.errors import ApplicationError
+
 from . import signals
 from .audit import audit_event_record, audit_events_bulk_record
-from .errors import ApplicationError
 from .models import REQUIRED_ACTION_FIELDS, AuditEvent, RequiredAction, User, UserManager
 
 MSG_EMAIL_TAKEN = _("An account with this email address already exists.")

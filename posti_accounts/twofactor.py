@@ -36,9 +36,10 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from kernel.errors import ApplicationError
+
 from .audit import audit_event_record
 from .emails import email_send
-from .errors import ApplicationError
 from .models import BackupCode, User
 from .privileges import user_manage_allowed
 from .sessions import user_sessions_end

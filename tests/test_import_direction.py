@@ -1,5 +1,6 @@
 """The apps form floors and imports only go down (DESIGN.md, "Apps and what each owns"):
-`posti_accounts` < `organizations` < `notifications`, `migration`, `sso` < `config`.
+`kernel` (the shared kernel, no app) < `posti_accounts` < `organizations` < `notifications`,
+`migration`, `sso` < `config`.
 
 This walks every module of every app, including imports inside functions and models reached
 by name through `apps.get_model("app", ...)`, and fails on any that runs up a floor. Apps on
@@ -14,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 FLOORS = {
+    "kernel": 0,
     "posti_accounts": 1,
     "organizations": 2,
     "notifications": 3,

@@ -11,10 +11,10 @@ import weakref
 
 import pytest
 
+from kernel.errors import ApplicationError
 from migration.models import LegacyAccount
 from organizations.models import EService, Membership
 from posti_accounts import signals
-from posti_accounts.errors import ApplicationError
 from posti_accounts.services import user_create, user_email_verified, user_password_changed
 from tests.factories import OrganizationFactory
 

@@ -8,9 +8,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kernel.errors import ApplicationError
 from organizations.models import EService
 from posti_accounts.audit import audit_event_record
-from posti_accounts.errors import ApplicationError
 from posti_accounts.models import User, UserManager
 
 from .. import hashes

@@ -14,9 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from psycopg.copy import QueuedLibpqWriter
 
+from kernel.errors import ApplicationError
 from organizations.models import EService
 from posti_accounts.audit import audit_event_record
-from posti_accounts.errors import ApplicationError
 from posti_accounts.models import User
 from posti_accounts.queue import task_enqueue_on_commit
 

@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from posti_accounts.errors import ApplicationError
+from kernel.errors import ApplicationError
 
 from ..models import MigrationLock
 

@@ -6,8 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kernel.errors import ApplicationError
 from posti_accounts.audit import audit_event_record
-from posti_accounts.errors import ApplicationError
 
 from ..models import LegacyAccount
 from .importing import normalize_email

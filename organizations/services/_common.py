@@ -11,12 +11,12 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from kernel.errors import ApplicationError
+from kernel.tokens import token_hash
 from posti_accounts.emails import email_send
-from posti_accounts.errors import ApplicationError
 from posti_accounts.models import User
 
 from ..models import EService, Invitation, Membership, Organization
-from ..selectors import token_hash
 
 MSG_LAST_MAIN_USER = _(
     "The organization must keep at least one main user. Make another member a main user first."

@@ -7,8 +7,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from kernel.errors import ApplicationError
 from posti_accounts.audit import audit_events_bulk_record
-from posti_accounts.errors import ApplicationError
 from posti_accounts.models import AuditEvent, User
 
 from ..models import Invitation, Membership

@@ -14,9 +14,9 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from kernel.errors import ApplicationError
 from posti_accounts.audit import audit_event_record, audit_events_bulk_record, client_ip
 from posti_accounts.emails import email_batch
-from posti_accounts.errors import ApplicationError
 from posti_accounts.models import AuditEvent, User, UserManager
 
 from ..models import EService, Invitation, Membership, Organization

@@ -9,8 +9,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from kernel.errors import ApplicationError
 from posti_accounts.audit import audit_event_record
-from posti_accounts.errors import ApplicationError
 from posti_accounts.models import User
 from posti_accounts.selectors import user_primary_email_verified
 from posti_accounts.services import users_unverified_credentials_end

@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from posti_accounts.errors import ApplicationError
+from kernel.errors import ApplicationError
 from posti_accounts.models import AuditEvent, User
 
 from ..models import Organization

@@ -16,8 +16,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
+from kernel.errors import ApplicationError
+
 from .. import twofactor
-from ..errors import ApplicationError
 from ..forms import NewPasswordForm, TotpConfirmForm, TwoFactorCodeForm
 from ..middleware import ACTION_URL_NAMES
 from ..models import RequiredAction

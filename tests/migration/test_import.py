@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from passlib import hash as ph
 
+from kernel.errors import ApplicationError
 from migration.models import ImportRowError, ImportRun, LegacyAccount
 from migration.services import legacy_accounts_import, migration_lock
 from migration.services.importing import (
@@ -17,7 +18,6 @@ from migration.services.importing import (
     WARN_HASH_UNRECOGNIZED,
 )
 from migration.services.locks import MSG_MIGRATION_RUNNING
-from posti_accounts.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
 

@@ -2,9 +2,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db.models import Count
 
+from kernel.errors import ApplicationError
 from notifications import services
 from notifications.models import Campaign, Delivery
-from posti_accounts.errors import ApplicationError
 from tests.factories import MembershipFactory, OrganizationFactory
 
 from .conftest import start

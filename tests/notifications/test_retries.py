@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
+from kernel.errors import ApplicationError
 from notifications import sending, services
 from notifications.models import Campaign, Delivery
-from posti_accounts.errors import ApplicationError
 from posti_accounts.services import user_details_confirm
 
 from .conftest import start

@@ -5,9 +5,9 @@ from django.core import mail
 from django.db.models import Count
 from django.utils import timezone
 
+from kernel.errors import ApplicationError
 from notifications import sending, services, throttle
 from notifications.models import Campaign, Delivery, delivery_message_id
-from posti_accounts.errors import ApplicationError
 from tests.factories import MembershipFactory, OrganizationFactory
 
 from .conftest import start

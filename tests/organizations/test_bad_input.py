@@ -151,8 +151,8 @@ def test_service_reports_nul_rows_invalid_without_touching_the_database(org, ese
 
 
 def test_csv_parse_refuses_oversized_field():
+    from kernel.errors import ApplicationError
     from organizations import services
-    from posti_accounts.errors import ApplicationError
 
     with pytest.raises(ApplicationError) as exc:
         services.invite_rows_parse("email,role\n" + "x" * 200_000 + "@example.fi,member\n")

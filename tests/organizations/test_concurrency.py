@@ -9,9 +9,9 @@ import threading
 import pytest
 from django.db import connection
 
+from kernel.errors import ApplicationError
 from organizations import services
 from organizations.models import Membership
-from posti_accounts.errors import ApplicationError
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

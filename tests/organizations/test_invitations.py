@@ -7,11 +7,11 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from kernel.errors import ApplicationError
 from organizations import services
 from organizations.models import Invitation, Membership
 from organizations.services import InviteRow
 from organizations.services import invitations as invitations_module
-from posti_accounts.errors import ApplicationError
 from posti_accounts.models import AuditEvent
 
 

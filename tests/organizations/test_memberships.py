@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
+from kernel.errors import ApplicationError
 from organizations import services
 from organizations.models import Membership
 from organizations.services import MSG_LAST_MAIN_USER
-from posti_accounts.errors import ApplicationError
 from posti_accounts.models import AuditEvent
 from tests.factories import OrganizationFactory
 

@@ -11,8 +11,8 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from kernel.errors import ApplicationError
 from posti_accounts import twofactor
-from posti_accounts.errors import ApplicationError
 from posti_accounts.models import AuditEvent
 from posti_accounts.views.security import BACKUP_CODES_SESSION_KEY
 from tests.posti_accounts._auth_helpers import committing_client

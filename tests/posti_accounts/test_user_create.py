@@ -4,7 +4,7 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.db import connection
 
-from posti_accounts.errors import ApplicationError
+from kernel.errors import ApplicationError
 from posti_accounts.models import AuditEvent, User
 from posti_accounts.services import MSG_EMAIL_TAKEN, user_create
 

@@ -22,9 +22,9 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from kernel.errors import ApplicationError
 from organizations import services
 from organizations.models import Invitation
-from posti_accounts.errors import ApplicationError
 from posti_accounts.models import AuditEvent
 from tests.factories import UserFactory
 

@@ -22,8 +22,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from kernel.errors import ApplicationError
 from posti_accounts import twofactor
-from posti_accounts.errors import ApplicationError
 from posti_accounts.models import AuditEvent, UserSession
 from tests.factories import UserFactory
 from tests.posti_accounts._auth_helpers import CommittingClient

@@ -6,8 +6,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kernel.errors import ApplicationError
 from migration.services import legacy_accounts_import
-from posti_accounts.errors import ApplicationError
 
 SHOWN_PROBLEMS = 50
 

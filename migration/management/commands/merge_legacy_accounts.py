@@ -6,8 +6,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kernel.errors import ApplicationError
 from migration.services import legacy_accounts_merge, legacy_merge_plan
-from posti_accounts.errors import ApplicationError
 
 
 class Command(BaseCommand):

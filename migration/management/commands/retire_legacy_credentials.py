@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kernel.errors import ApplicationError
 from migration.services import legacy_credentials_retire
-from posti_accounts.errors import ApplicationError
 
 
 class Command(BaseCommand):
