@@ -124,7 +124,7 @@ class AppointMainUserForm(forms.Form):
     )
 
     def clean_email(self):
-        email = self.cleaned_data["email"].strip().lower()
+        email = User.objects.normalize_email(self.cleaned_data["email"])
         user = User.objects.filter(email=email).first()
         if user is None:
             raise forms.ValidationError(_("No account with this email address."))

@@ -134,7 +134,7 @@ class UserAddForm(forms.ModelForm):
         fields = ["email", "first_name", "last_name", "phone", "preferred_language", "is_staff"]
 
     def clean_email(self):
-        email = (self.cleaned_data.get("email") or "").strip().lower()
+        email = User.objects.normalize_email(self.cleaned_data.get("email"))
         if User.objects.filter(email=email).exists():
             raise ValidationError(_("An account with this email address already exists."))
         return email

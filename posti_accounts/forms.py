@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
+from .models import UserManager
 from .validators import login_password_validate
 
 MSG_LOGIN_WITH_EMAIL = _(
@@ -42,12 +43,12 @@ class LoginForm(AllauthLoginForm):
         self.order_fields(["login", "password"])
 
     def clean_login(self) -> str:
-        login = (self.cleaned_data.get("login") or "").strip()
+        login = UserManager.normalize_email(self.cleaned_data.get("login"))
         try:
             validate_email(login)
         except ValidationError as exc:
             raise ValidationError(MSG_LOGIN_WITH_EMAIL, code="not_an_email") from exc
-        return login.lower()
+        return login
 
     def clean_password(self) -> str:
         password = self.cleaned_data.get("password") or ""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 import uuid
 
 from django.conf import settings
@@ -40,7 +41,9 @@ class UserManager(BaseUserManager["User"]):
 
     @classmethod
     def normalize_email(cls, email: str | None) -> str:
-        return (email or "").strip().lower()
+        """The one email normalization of the project: Unicode NFC, trimmed, lowercased. The
+        legacy import, logins, sign-up, invitations and staff forms all compare with it."""
+        return unicodedata.normalize("NFC", (email or "").strip()).lower()
 
     def get_by_natural_key(self, username: str) -> User:
         # Emails are stored lowercased (a check constraint), so an exact match uses the index.

@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
@@ -35,6 +34,7 @@ from django.core.validators import EmailValidator
 from django.utils import timezone
 
 from organizations.validators import business_id_normalize
+from posti_accounts.models import UserManager
 
 from .. import hashes
 from ..models import ImportRowError, LegacyAccount
@@ -139,9 +139,10 @@ class FileError(Exception):
 @lru_cache(maxsize=1 << 17)
 def normalize_email(value: str) -> tuple[str, bool]:
     """Trim and lowercase; returns (normalized, valid). The exact rule (Django's validator)."""
-    email = unicodedata.normalize("NFC", (value or "").strip()).strip("<>").strip().lower()
+    # Export clutter first (`<addr>`, `mailto:`), then the one rule of `UserManager`.
+    email = UserManager.normalize_email((value or "").strip().strip("<>"))
     if email.startswith("mailto:"):
-        email = email[7:]
+        email = UserManager.normalize_email(email[7:])
     if not email:
         return "", False
     try:
