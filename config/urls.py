@@ -10,7 +10,6 @@ urlpatterns = [
     path("profile/", include("posti_accounts.urls")),
     path("organizations/", include("organizations.urls")),
     path("n/", include("notifications.urls")),
-    path("migration/", include("migration.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -68,10 +68,6 @@ def throttle_acquire(*, campaign_id: int, per_minute: int, want: int, now: datet
     return max(0, min(want, per_minute - used_before))
 
 
-def throttle_seconds_to_next_window(*, now: datetime) -> int:
-    return WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
-
-
 class SendJournal:
     """Records each accepted message right after the SMTP server accepted it, before the
     next one is sent, so a worker killed mid-batch does not cause a resend when its rows

@@ -14,10 +14,7 @@ parameter.
 
 from __future__ import annotations
 
-import atexit
-import json
-import os
-import sys
+import logging
 import time
 import uuid
 from typing import Any
@@ -31,6 +28,8 @@ from posti_accounts.models import AuditEvent, User
 from posti_accounts.services import users_unverified_credentials_end
 
 from ..models import LegacyAccount
+
+logger = logging.getLogger(__name__)
 
 State = LegacyAccount.State
 
@@ -151,22 +150,17 @@ _AUDIT_GIVEN = {
 }
 
 
-# Diagnostics: LEGACY_MERGE_SQL_TIMING=1 prints the seconds spent per statement (SQL text
-# only, never values) to stderr when the process exits.
-_TIMING: dict[str, float] = {"": 0.0} if os.environ.get("LEGACY_MERGE_SQL_TIMING") else {}
-if _TIMING:
-    atexit.register(lambda: print(json.dumps(_TIMING, indent=1), file=sys.stderr))
 _TEMP_TABLES = ("mig_acc", "mig_ident", "mig_users", "mig_orgs", "mig_wanted")
 
 
 def _execute(cursor, sql: str, params: list[Any] | None = None) -> None:
-    if not _TIMING:
-        cursor.execute(sql, params or None)
-        return
+    """Run one statement; at DEBUG level the logger says how long it took (SQL text only,
+    never the values)."""
     started = time.perf_counter()
     cursor.execute(sql, params or None)
-    elapsed = time.perf_counter() - started
-    _TIMING[" ".join(sql.split())[:70]] = _TIMING.get(" ".join(sql.split())[:70], 0) + elapsed
+    if logger.isEnabledFor(logging.DEBUG):
+        elapsed = time.perf_counter() - started
+        logger.debug("merge statement took %.3f s: %s", elapsed, " ".join(sql.split())[:70])
 
 
 def merge_prepare() -> None:
