@@ -325,9 +325,13 @@ class UserAdmin(admin.ModelAdmin):
             return
         if not self._check_all(request, queryset):
             return
-        with transaction.atomic():
-            for user in users:
-                user_active_set(user=user, active=False, actor=request.user, request=request)
+        try:
+            with transaction.atomic():
+                for user in users:
+                    user_active_set(user=user, active=False, actor=request.user, request=request)
+        except ApplicationError as exc:  # a main user became the last one meanwhile
+            self.message_user(request, str(exc.message), messages.ERROR)
+            return
         self.message_user(request, _("%(count)d users deactivated.") % {"count": len(users)})
 
     @admin.action(description=_("Reset two-factor authentication"), permissions=["change"])

@@ -22,6 +22,7 @@ from kernel.errors import ApplicationError
 from .audit import audit_event_record
 from .models import REQUIRED_ACTION_FIELDS, User
 from .sessions import user_sessions_end
+from .signals import user_deactivation_requested
 
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
 
@@ -118,13 +119,17 @@ def user_active_set(
     *, user: User, active: bool, actor: User, request: HttpRequest | None = None
 ) -> bool:
     """Deactivate or reactivate an account; returns whether it changed. Deactivation ends all
-    of the user's sessions. The caller has already run the organizations' last-main-user
-    check (the admin form and action do). Raises PermissionDenied for a staff account unless
-    the actor is a superuser."""
+    of the user's sessions. Raises PermissionDenied for a staff account unless the actor is
+    a superuser, and ApplicationError when an app above refuses the deactivation
+    (`signals.user_deactivation_requested`: the organizations app for the last main user,
+    which locks the organization rows until this transaction commits, so the check and the
+    update cannot be raced)."""
     if user.is_active == active:
         return False
     if not user_manage_allowed(actor=actor, user=user):
         raise PermissionDenied(MSG_STAFF_ACCOUNT)
+    if not active:
+        user_deactivation_requested.send(sender=User, user=user)
     user.is_active = active
     user.save(update_fields=["is_active"])
     audit_event_record(

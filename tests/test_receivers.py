@@ -80,3 +80,24 @@ def test_user_deactivation_requested_refuses_the_last_main_user():
     with pytest.raises(ApplicationError) as exc:
         signals.user_deactivation_requested.send(sender=type(user), user=user)
     assert exc.value.code == "last_main_user"
+
+
+@pytest.mark.django_db
+def test_deactivation_service_itself_refuses_the_last_main_user():
+    """The check and the update are one service call in one transaction (the organization
+    rows stay locked until the user row is written), whatever the caller checked before."""
+    from posti_accounts.models import AuditEvent, User
+    from posti_accounts.privileges import user_active_set
+
+    user = user_create(email="main@example.fi", password="correct-horse-battery-42")
+    admin = User.objects.create_superuser(email="root@example.fi", password="x" * 16)
+    org = OrganizationFactory()
+    Membership.objects.create(
+        user=user, organization=org, role=Membership.Role.MAIN_USER, status="active"
+    )
+    with pytest.raises(ApplicationError) as exc:
+        user_active_set(user=user, active=False, actor=admin)
+    assert exc.value.code == "last_main_user"
+    user.refresh_from_db()
+    assert user.is_active
+    assert not AuditEvent.objects.filter(action="user.deactivated").exists()

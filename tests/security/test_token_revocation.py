@@ -154,6 +154,17 @@ def test_deactivation_revokes_tokens(client, member, rp):  # noqa: F811
     tokens = _issue(client, member, rp)
     _assert_live(rp, tokens)
     admin = staff_user(superuser=True)
+    # `member` is its organization's only main user: appoint a second one first (the last
+    # main user cannot be deactivated, DESIGN invariant 2).
+    from organizations.models import Membership
+
+    org = Membership.objects.get(user=member).organization
+    Membership.objects.create(
+        user=User.objects.create_user(email="toinen@example.fi", password=None),
+        organization=org,
+        role=Membership.Role.MAIN_USER,
+        status=Membership.Status.ACTIVE,
+    )
     assert user_active_set(user=member, active=False, actor=admin)
     _assert_revoked(rp, tokens, member)
     assert _tokens_counted(member, "deactivated") == 2
