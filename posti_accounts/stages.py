@@ -19,4 +19,7 @@ class TwoFactorStage(LoginStage):
         if user is None or not user_has_2fa(user):
             return None, True
         self.state["required"] = True
+        # The password has been proved: a session key planted before it (fixation) must not
+        # carry this half-done login; Django cycles the key again when the code completes it.
+        self.request.session.cycle_key()
         return headed_redirect_response(self.urlname), True

@@ -201,7 +201,10 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_ADAPTER = "posti_accounts.adapter.AccountAdapter"
-ACCOUNT_FORMS = {"login": "posti_accounts.forms.LoginForm"}
+ACCOUNT_FORMS = {
+    "login": "posti_accounts.forms.LoginForm",
+    "change_password": "posti_accounts.forms.ChangePasswordForm",
+}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Tunnustenhallinta] "
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = True
 ACCOUNT_RATE_LIMITS = {
