@@ -65,7 +65,7 @@ class LegacyAccountForm(forms.ModelForm):
         fields = ["email"]
 
 
-@admin.action(description=_("Drop from the migration"))
+@admin.action(description=_("Drop from the migration"), permissions=["change"])
 def drop_accounts(modeladmin, request: HttpRequest, queryset):
     count = services.legacy_accounts_drop(
         account_ids=list(queryset.values_list("pk", flat=True)), actor=request.user

@@ -223,7 +223,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         for obj in formset.deleted_objects:
             services.membership_remove(membership=obj, actor=actor, request=request)
 
-    @admin.action(description=_("Appoint a main user"))
+    @admin.action(description=_("Appoint a main user"), permissions=["change"])
     def appoint_main_user_action(self, request, queryset):
         organization = queryset.order_by("pk").first()
         if queryset.count() != 1 or organization is None:
@@ -335,7 +335,7 @@ class InvitationAdmin(_NulSafeSearchMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description=_("Cancel selected invitations"))
+    @admin.action(description=_("Cancel selected invitations"), permissions=["change"])
     def revoke_action(self, request, queryset):
         count = 0
         for invitation in queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True):

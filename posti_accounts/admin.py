@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from functools import wraps
 
+from allauth.account.admin import EmailAddressAdmin as AllauthEmailAddressAdmin
 from allauth.account.decorators import secure_admin_login
+from allauth.account.models import EmailAddress
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -406,3 +408,19 @@ class UserSessionAdmin(ReadOnlyAdmin):
     list_select_related = ["user"]
     exclude = ["session_key"]
     show_full_result_count = False
+
+
+# allauth's "mark as verified" action declares no permission, so Django would offer it to
+# staff who may only view addresses: a verified address is what access flows to.
+class EmailAddressAdmin(AllauthEmailAddressAdmin):
+    @admin.action(
+        description=AllauthEmailAddressAdmin.make_verified.short_description,
+        permissions=["change"],
+    )
+    def make_verified(self, request, queryset):
+        return super().make_verified(request, queryset)
+
+
+if admin.site.is_registered(EmailAddress):
+    admin.site.unregister(EmailAddress)
+admin.site.register(EmailAddress, EmailAddressAdmin)

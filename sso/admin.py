@@ -5,13 +5,22 @@ read-only so the two cannot disagree."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from oauth2_provider.admin import AccessTokenAdmin as ToolkitAccessTokenAdmin
 from oauth2_provider.admin import ApplicationAdmin as ToolkitApplicationAdmin
-from oauth2_provider.models import get_application_model
+from oauth2_provider.admin import RefreshTokenAdmin as ToolkitRefreshTokenAdmin
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_refresh_token_model,
+)
 
 from .models import RelyingParty
 from .services import relying_party_link
 
 Application = get_application_model()
+AccessToken = get_access_token_model()
+RefreshToken = get_refresh_token_model()
 
 
 class RelyingPartyInline(admin.StackedInline):
@@ -75,3 +84,23 @@ class ApplicationAdmin(ToolkitApplicationAdmin):
 if admin.site.is_registered(Application):
     admin.site.unregister(Application)
 admin.site.register(Application, ApplicationAdmin)
+
+
+# The toolkit's revoke actions declare no permission, so Django would offer them to staff who
+# may only view tokens; revoking is a change.
+class AccessTokenAdmin(ToolkitAccessTokenAdmin):
+    @admin.action(description=_("Revoke selected access tokens"), permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        return super().revoke_tokens(request, queryset)
+
+
+class RefreshTokenAdmin(ToolkitRefreshTokenAdmin):
+    @admin.action(description=_("Revoke selected refresh tokens"), permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        return super().revoke_tokens(request, queryset)
+
+
+for _model, _admin_class in ((AccessToken, AccessTokenAdmin), (RefreshToken, RefreshTokenAdmin)):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _admin_class)
