@@ -185,3 +185,30 @@ class RequiredActionsMiddleware:
             return True
         prefixes = _ACTION_PREFIXES.get(action, ())
         return bool(prefixes) and path.startswith(prefixes)
+
+
+# Pages and API routes behind a permission check: a refusal there is worth recording.
+_GUARDED_PREFIXES = ("/organizations/", "/api/", "/admin/", "/profile/")
+
+
+class AccessDeniedAuditMiddleware:
+    """Records an `access.denied` audit event when a logged-in user is refused (403) or
+    given a not-found (404: how tenancy checks refuse another organization's ids) on a
+    guarded page or API route. Path and status only; never the query string."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        response = self.get_response(request)
+        if response.status_code in (403, 404) and request.path.startswith(_GUARDED_PREFIXES):
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                audit_event_record(
+                    actor=user,
+                    action="access.denied",
+                    target_user=None,
+                    request=request,
+                    details={"path": request.path[:200], "status": response.status_code},
+                )
+        return response

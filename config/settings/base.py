@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "posti_accounts.middleware.SessionTimeoutMiddleware",
     "posti_accounts.middleware.UserLanguageMiddleware",
     "posti_accounts.middleware.RequiredActionsMiddleware",
+    "posti_accounts.middleware.AccessDeniedAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",

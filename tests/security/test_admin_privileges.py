@@ -217,7 +217,14 @@ def test_view_only_staff_can_view_but_not_change(client, user):
         )
     user.refresh_from_db()
     assert user.is_active and user.first_name != "X"
-    assert not AuditEvent.objects.filter(actor=viewer).exclude(action="2fa.enabled").exists()
+    assert (
+        not AuditEvent.objects.filter(actor=viewer)
+        .exclude(
+            action__in=["2fa.enabled", "access.denied"]  # refusals are recorded
+        )
+        .exists()
+    )
+    assert AuditEvent.objects.filter(actor=viewer, action="access.denied", details__status=403)
 
 
 def test_deactivation_in_change_form_is_audited_and_ends_sessions(client, operator, password):
