@@ -169,6 +169,8 @@ def change(before: dict, after: dict, t0: dt.datetime) -> dict:
             return new_pks[field.related_model._meta.label_lower].get(value, value)
         if isinstance(value, dt.datetime):
             return round((value - t0).total_seconds() / 60)
+        if isinstance(value, dict):  # audit details name new rows by id (`invitation_id`)
+            return {k: "<id>" if k.endswith("_id") else v for k, v in value.items()}
         return value
 
     result = {}
