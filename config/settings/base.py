@@ -279,11 +279,11 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Logging: never log secrets (see posti_accounts.logging) ---------------------------------
+# --- Logging: never log secrets (see posti_accounts.log_redaction) ---------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "posti_accounts.logging.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "posti_accounts.log_redaction.RedactSecretsFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},

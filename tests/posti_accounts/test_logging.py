@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from posti_accounts.audit import REDACTED, scrub
-from posti_accounts.logging import RedactSecretsFilter, redact
+from posti_accounts.log_redaction import RedactSecretsFilter, redact
 
 
 @pytest.mark.parametrize(
