@@ -17,6 +17,7 @@ from django.template import Context
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kernel.actors import actor_user
 from kernel.errors import ApplicationError
 from kernel.tokens import token_hash
 from posti_accounts.audit import audit_event_record
@@ -113,7 +114,7 @@ def campaign_save(
     the audience organizations are set by the caller after this returns."""
     created = campaign.pk is None
     if created:
-        campaign.created_by = actor if getattr(actor, "is_authenticated", False) else None
+        campaign.created_by = actor_user(actor)
     campaign_defaults_fill(campaign=campaign)
     campaign.save()
     _audit(

@@ -8,6 +8,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from kernel.actors import actor_user
+
 from .models import AuditEvent
 
 _SECRET_KEY_RE = re.compile(r"(?i)(password|passwd|token|secret|otp|hash|key|code)")
@@ -48,7 +50,7 @@ def audit_event_record(
     request: HttpRequest | None = None,
     details: dict | None = None,
 ) -> AuditEvent:
-    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    actor_obj = actor_user(actor)
     return AuditEvent.objects.create(
         actor=actor_obj,
         action=action,

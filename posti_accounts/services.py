@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kernel.actors import actor_user
 from kernel.errors import ApplicationError
 
 from . import signals
@@ -255,7 +256,7 @@ def users_unverified_credentials_end(
     audit_events_bulk_record(
         [
             AuditEvent(
-                actor=actor if getattr(actor, "is_authenticated", False) else None,
+                actor=actor_user(actor),
                 action="credentials.reset_unverified",
                 target_user_id=pk,
                 details={"reason": reason},

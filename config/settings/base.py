@@ -279,7 +279,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Logging: never log secrets (see posti_accounts.log_redaction) ---------------------------------
+# --- Logging: never log secrets (see posti_accounts.log_redaction) ---------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from psycopg.copy import QueuedLibpqWriter
 
+from kernel.actors import actor_user
 from kernel.errors import ApplicationError
 from organizations.models import EService
 from posti_accounts.audit import audit_event_record
@@ -315,7 +316,7 @@ def legacy_accounts_import(
             service=service,
             filename=path.name,
             file_format=file_format,
-            started_by=actor if getattr(actor, "is_authenticated", False) else None,
+            started_by=actor_user(actor),
         )
         try:
             header, chunks = _read(path, file_format, encoding)

@@ -29,6 +29,7 @@ from django.db.models import (
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from kernel.actors import actor_user
 from organizations.models import Membership, Organization
 from posti_accounts.audit import audit_event_record, audit_events_bulk_record
 from posti_accounts.models import AuditEvent, User
@@ -245,7 +246,7 @@ def legacy_merge_plan(*, actor=None) -> MergePlan:
         report = _report()
         with transaction.atomic():
             plan = MergePlan.objects.create(
-                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                created_by=actor_user(actor),
                 report={"plan": report},
                 finished_at=timezone.now(),
             )
@@ -359,7 +360,7 @@ def _merge_batch(emails: list[str], actor, totals: dict[str, int]) -> None:
                 role=Membership.Role.MAIN_USER if entry["admin"] else Membership.Role.MEMBER,
                 status=Membership.Status.ACTIVE if entry["verified"] else Membership.Status.PENDING,
                 source=Membership.Source.LEGACY,
-                added_by=actor if getattr(actor, "is_authenticated", False) else None,
+                added_by=actor_user(actor),
             )
         )
     Membership.objects.bulk_create(to_create)
@@ -397,7 +398,7 @@ def _merge_batch(emails: list[str], actor, totals: dict[str, int]) -> None:
         merged_at=timezone.now(),
         conflict_reason="",
     )
-    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    actor_obj = actor_user(actor)
     events = [
         AuditEvent(
             actor=actor_obj,
@@ -433,7 +434,7 @@ def _organizations_create(actor) -> int:
         key = (bool(name), last_login or _EPOCH, updated_at, pk)
         if bid not in named or key > named[bid][0]:
             named[bid] = (key, name or bid)
-    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    actor_obj = actor_user(actor)
     with transaction.atomic():
         created = Organization.objects.bulk_create(
             [Organization(business_id=bid, name=named[bid][1]) for bid in sorted(named)],
@@ -563,7 +564,7 @@ def legacy_accounts_merge(*, actor=None, batch_size: int | None = None) -> Merge
             _apply_sequential(actor, batch_size, use_sql, totals)
         with transaction.atomic():
             plan = MergePlan.objects.create(
-                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                created_by=actor_user(actor),
                 applied=True,
                 report={"plan": report, "applied": totals},
                 finished_at=timezone.now(),

@@ -23,6 +23,7 @@ from allauth.account.models import EmailAddress
 from django.db import OperationalError, connection, models, transaction
 from django.utils import timezone
 
+from kernel.actors import actor_user
 from organizations.models import Membership, Organization
 from posti_accounts.models import AuditEvent, User
 from posti_accounts.services import users_unverified_credentials_end
@@ -176,7 +177,7 @@ def organizations_create(*, actor) -> int:
     `organization.created` audit event each. Runs before the batches, so concurrent batches
     never insert the same organization. Returns how many were created."""
     now = timezone.now()
-    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    actor_id = getattr(actor_user(actor), "pk", None)
     la = LegacyAccount
     c = {name: _col(la, name) for name in (
         "business_id", "business_id_valid", "organization_name", "last_login", "updated_at",
@@ -286,7 +287,7 @@ def merge_batch_sql(*, after: str, upto: str, actor, totals: dict[str, int]) -> 
     """Merge every eligible account with `after < email <= upto`. Returns the identities.
     Their organizations exist already (`organizations_create`)."""
     now = timezone.now()
-    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    actor_id = getattr(actor_user(actor), "pk", None)
     la = LegacyAccount
     legacy = _table(la)
     user_t, user_email, user_id = _table(User), _col(User, "email"), _q(User._meta.pk.column)

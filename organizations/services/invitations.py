@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from kernel.actors import actor_user
 from kernel.errors import ApplicationError
 from posti_accounts.audit import audit_event_record, audit_events_bulk_record, client_ip
 from posti_accounts.emails import email_batch
@@ -163,7 +164,7 @@ def _invitation_build(
         role=role,
         token_hash=hashed,
         expires_at=_expiry(),
-        invited_by=actor if getattr(actor, "is_authenticated", False) else None,
+        invited_by=actor_user(actor),
     )
     return invitation, token
 
@@ -332,7 +333,7 @@ def _invitations_create(
         )
     except IntegrityError as exc:
         raise ApplicationError(MSG_BULK_CONFLICT, code="conflict") from exc
-    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    actor_obj = actor_user(actor)
     ip = client_ip(request)
     audit_events_bulk_record(
         [
@@ -400,7 +401,7 @@ def invitation_resend(
         invitation=current,
         token=token,
         language=language,
-        inviter=actor if getattr(actor, "is_authenticated", False) else None,
+        inviter=actor_user(actor),
     )
     current.token = token
     return current
