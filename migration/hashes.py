@@ -151,8 +151,10 @@ def wrap(scheme: str, legacy_hash: str) -> tuple[str, str]:
 
 def verify(password: str, *, scheme: str, stored: str, salt: str, wrapped: bool) -> bool:
     """Whether `password` matches a legacy hash in stored form (wrapped or not)."""
-    if not stored or not password:
+    if not stored or not password or scheme not in _SCHEMES:
         return False
+    if wrapped and scheme not in WEAK_SCHEMES:
+        return False  # only weak schemes are ever wrapped
     try:
         if wrapped:
             digest = _digest(scheme, password, _salt_decode(salt))

@@ -29,7 +29,7 @@ from .middleware import SESSION_ACTIVITY, SESSION_STARTED
 from .models import User, UserManager
 from .services import user_email_verified, user_password_set
 from .sessions import user_session_forget, user_session_start
-from .validators import password_max_length
+from .validators import email_address_validate, password_max_length
 
 TWOFACTOR_STAGE = "posti_accounts.stages.TwoFactorStage"
 SITE_NAME = _("Tunnustenhallinta")
@@ -187,6 +187,12 @@ class AccountAdapter(DefaultAccountAdapter):
         finally:
             if user is None:
                 _failure_pad(started)
+
+    def clean_email(self, email: str) -> str:
+        """Sign-up and email change: the one normalization, then `email_address_validate`."""
+        email = UserManager.normalize_email(super().clean_email(email))
+        email_address_validate(email)
+        return email
 
     def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
         # Never record the password; only whether the address belongs to someone.
