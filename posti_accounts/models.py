@@ -43,7 +43,9 @@ class UserManager(BaseUserManager["User"]):
     def normalize_email(cls, email: str | None) -> str:
         """The one email normalization of the project: Unicode NFC, trimmed, lowercased. The
         legacy import, logins, sign-up, invitations and staff forms all compare with it."""
-        return unicodedata.normalize("NFC", (email or "").strip()).lower()
+        # Lowercase first: lowercasing can make a composable pair ("T\u0308" -> "t\u0308" ->
+        # "\u1e97"), so NFC of the lowercased text is the only order that is idempotent.
+        return unicodedata.normalize("NFC", (email or "").strip().lower())
 
     def get_by_natural_key(self, username: str) -> User:
         # Emails are stored lowercased (a check constraint), so an exact match uses the index.
