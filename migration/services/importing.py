@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,6 +67,7 @@ __all__ = [
 MSG_UNKNOWN_FORMAT = _("Unknown file format: use .csv or .jsonl, or give --format.")
 MSG_NO_USERNAME_COLUMN = _("The file has no 'username' column.")
 MSG_UNKNOWN_SERVICE = _("Unknown e-service code.")
+MSG_UNKNOWN_ENCODING = _("Unknown character encoding: give e.g. utf-8 or cp1252.")
 
 
 @dataclass
@@ -310,6 +312,11 @@ def legacy_accounts_import(
     service = EService.objects.filter(code=service_code).first()
     if service is None:
         raise ApplicationError(MSG_UNKNOWN_SERVICE, code="unknown_service")
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise ApplicationError(MSG_UNKNOWN_ENCODING, code="unknown_encoding") from exc
     file_format = detect_format(path, fmt)
     with migration_lock():
         run = ImportRun.objects.create(
