@@ -12,7 +12,14 @@ from migration.services.legacy_rows import normalize_email as legacy_normalize
 from posti_accounts.models import User, UserManager
 
 NFD = unicodedata.normalize("NFD", "Matti.Ohman@Äänekosken-Yritys.fi")
-CASES = ["  Matti@Example.FI ", NFD, "liisa@example.fi", "ÅSA@EXEMPEL.SE\t", "<a@b.fi>"]
+CASES = [
+    "  Matti@Example.FI ",
+    NFD,
+    "T\u0308@example.fi",
+    "liisa@example.fi",
+    "ÅSA@EXEMPEL.SE\t",
+    "<a@b.fi>",
+]
 
 
 @pytest.mark.parametrize("raw", CASES)

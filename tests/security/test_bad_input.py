@@ -92,6 +92,20 @@ def test_legacy_import_of_a_broken_file_is_a_clear_error_or_reported_rows(tmp_pa
     assert LegacyAccount.objects.count() == before
 
 
+@pytest.mark.django_db
+def test_legacy_import_with_an_unknown_encoding_is_a_clear_error(tmp_path):
+    EService.objects.get_or_create(
+        code="lahetykset", defaults={"name_fi": "L", "name_sv": "L", "name_en": "L"}
+    )
+    path = tmp_path / "export.csv"
+    path.write_text("username,email\nmatti,matti@example.fi\n")
+    with pytest.raises(CommandError):
+        call_command(
+            "import_legacy_accounts", str(path), "--service", "lahetykset", "--encoding", "nosuch"
+        )
+    assert not LegacyAccount.objects.exists()
+
+
 # --- Business ID -------------------------------------------------------------------------------
 def _with_check_digit(body: str) -> str | None:
     remainder = sum(int(d) * w for d, w in zip(body, _WEIGHTS, strict=True)) % 11
