@@ -97,6 +97,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     requires_check_details = models.BooleanField(_("must check details"), default=False)
     details_confirmed_at = models.DateTimeField(_("details confirmed at"), null=True, blank=True)
     password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
+    # Set when mail to the address bounced hard or drew a complaint (provider webhook or a
+    # permanent 5xx at send time); cleared when the user changes or re-verifies the address.
+    email_undeliverable_at = models.DateTimeField(
+        _("email undeliverable since"), null=True, blank=True
+    )
+    email_undeliverable_reason = models.CharField(
+        _("why email is undeliverable"), max_length=300, blank=True
+    )
     is_staff = models.BooleanField(_("staff status"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
