@@ -165,7 +165,7 @@ def user_password_set(*, user: User, password: str, request: HttpRequest | None 
         and browser.user.pk == user.pk
     )
     user_sessions_end(user=user, actor=user, request=browser, keep_current=own, reason="password")
-    if own:
+    if own and browser is not None:
         # Still valid under the new password hash; same key, so its tracking row stays right.
         browser.session[HASH_SESSION_KEY] = user.get_session_auth_hash()
 

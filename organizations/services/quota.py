@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kernel.actors import actor_user
 from kernel.errors import ApplicationError
 from posti_accounts.models import AuditEvent, User
 
@@ -33,7 +34,8 @@ QUOTA_ACTIONS = ("invitation.created", "invitation.resent")
 
 
 def _exempt(actor: User | None) -> bool:
-    return bool(getattr(actor, "is_authenticated", False) and actor.is_staff and actor.is_active)
+    user = actor_user(actor)
+    return bool(user is not None and user.is_staff and user.is_active)
 
 
 def _sent(organization_id, now: datetime) -> QuerySet:
