@@ -19,7 +19,7 @@ from kernel.actors import actor_user
 from posti_accounts.audit import audit_event_record
 
 from ..models import MergePlan
-from . import apply_orm, apply_sql
+from . import apply_orm, apply_sql, org_review
 from .lock import migration_lock
 from .plan import accounts_classify, eligible_accounts, plan_report
 
@@ -126,6 +126,7 @@ def legacy_accounts_merge(*, actor=None, batch_size: int | None = None) -> Merge
             "organizations_created",
             "memberships_created",
             "accounts_merged",
+            "organization_reviews_opened",
         ],
         0,
     )
@@ -143,6 +144,8 @@ def legacy_accounts_merge(*, actor=None, batch_size: int | None = None) -> Merge
             _apply_parallel(actor, batch_size, workers, totals)
         else:
             _apply_sequential(actor, batch_size, use_sql, totals)
+        org_review.organization_reviews_settle()
+        totals["organization_reviews_opened"] = org_review.organization_reviews_open(actor=actor)
         with transaction.atomic():
             plan = MergePlan.objects.create(
                 created_by=actor_user(actor),
