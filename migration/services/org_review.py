@@ -103,16 +103,16 @@ def _main_user_exists(organization_ref: str) -> Exists:
     )
 
 
-def organization_reviews_open(*, actor: User | None) -> int:
-    """Open the review items the merged data calls for (one transaction, after the merge's
-    batches): a name conflict item on each organization whose legacy names disagree, a main
-    user item on each organization with legacy members and no main user. Returns how many
-    were opened; each gets a `legacy.organization_review_opened` audit event."""
-    conflicts = organization_name_conflicts()
-    orgs = Organization.objects.filter(business_id__in=list(conflicts)).order_by("business_id")
+def organization_reviews_open(
+    *, name_conflicts: dict[str, list[dict[str, Any]]], actor: User | None
+) -> int:
+    """Open the review items the merged data calls for (after the merge's batches): a name
+    item on each organization whose legacy names disagree (`organization_name_conflicts`),
+    a main user item on each organization with legacy members and no main user. Returns
+    how many were opened; each gets a `legacy.organization_review_opened` audit event."""
     new = [
-        Item(organization=org, kind=Item.Kind.NAME_CONFLICT, candidates=conflicts[org.business_id])
-        for org in orgs
+        Item(organization=org, kind=Item.Kind.NAME_CONFLICT, candidates=name_conflicts[bid])
+        for bid, org in _organizations_without_item(list(name_conflicts), Item.Kind.NAME_CONFLICT)
     ]
     headless = (
         Organization.objects.filter(
@@ -129,15 +129,12 @@ def organization_reviews_open(*, actor: User | None) -> int:
         .order_by("business_id")
     )
     new += [Item(organization=org, kind=Item.Kind.NO_MAIN_USER) for org in headless]
+    if not new:
+        return 0
+    actor_obj = actor_user(actor)
     with transaction.atomic():
-        existing = set(
-            Item.objects.filter(organization__in=[i.organization for i in new]).values_list(
-                "organization_id", "kind"
-            )
-        )
-        new = [i for i in new if (i.organization.pk, i.kind) not in existing]
+        # One per organization and kind: the constraint settles a concurrent opener.
         Item.objects.bulk_create(new, ignore_conflicts=True)
-        actor_obj = actor_user(actor)
         audit_events_bulk_record(
             [
                 AuditEvent(
@@ -152,31 +149,45 @@ def organization_reviews_open(*, actor: User | None) -> int:
     return len(new)
 
 
-@transaction.atomic
+def _organizations_without_item(business_ids: list[str], kind: str):
+    """(business ID, organization) of the organizations of `business_ids` that have no
+    item of `kind` yet, in business ID order (chunked: bounded parameters)."""
+    for start in range(0, len(business_ids), 5000):
+        orgs = (
+            Organization.objects.filter(business_id__in=business_ids[start : start + 5000])
+            .exclude(Exists(Item.objects.filter(organization=OuterRef("pk"), kind=kind)))
+            .order_by("business_id")
+        )
+        for org in orgs:
+            yield org.business_id, org
+
+
 def organization_reviews_settle() -> int:
     """Close the open main user items of organizations that have one by now (appointed in
     the organization pages, or merged from a newer export). Returns how many closed."""
-    settled = list(
-        Item.objects.select_for_update()
-        .filter(kind=Item.Kind.NO_MAIN_USER, status=Item.Status.OPEN)
-        .filter(_main_user_exists("organization"))
-        .select_related("organization")
-    )
-    now = timezone.now()
-    Item.objects.filter(pk__in=[i.pk for i in settled]).update(
-        status=Item.Status.RESOLVED, resolved_at=now
-    )
-    audit_events_bulk_record(
-        [
-            AuditEvent(
-                actor=None,
-                action="legacy.organization_review_resolved",
-                organization=item.organization,
-                details={"kind": item.kind, "resolution": "main_user_present"},
-            )
-            for item in settled
-        ]
-    )
+    open_items = Item.objects.filter(kind=Item.Kind.NO_MAIN_USER, status=Item.Status.OPEN)
+    if not open_items.filter(_main_user_exists("organization")).exists():
+        return 0
+    with transaction.atomic():
+        settled = list(
+            open_items.select_for_update()
+            .filter(_main_user_exists("organization"))
+            .select_related("organization")
+        )
+        Item.objects.filter(pk__in=[i.pk for i in settled]).update(
+            status=Item.Status.RESOLVED, resolved_at=timezone.now()
+        )
+        audit_events_bulk_record(
+            [
+                AuditEvent(
+                    actor=None,
+                    action="legacy.organization_review_resolved",
+                    organization=item.organization,
+                    details={"kind": item.kind, "resolution": "main_user_present"},
+                )
+                for item in settled
+            ]
+        )
     return len(settled)
 
 

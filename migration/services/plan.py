@@ -109,8 +109,9 @@ def accounts_classify() -> None:
     ).update(warning="")
 
 
-def plan_report() -> dict[str, Any]:
-    """What an apply of the classified accounts would create, join and leave for review."""
+def plan_report(*, name_conflicts: dict[str, list] | None = None) -> dict[str, Any]:
+    """What an apply of the classified accounts would create, join and leave for review
+    (`name_conflicts`: `organization_name_conflicts()`, when the caller has it already)."""
     eligible = eligible_accounts()
     emails = eligible.values("email").distinct()
     identities = emails.count()
@@ -148,28 +149,34 @@ def plan_report() -> dict[str, Any]:
         .order_by()
     )
     name_warnings = eligible.filter(warning=NAME_MISMATCH).values("email").distinct().count()
-    chosen = OrganizationReviewItem.objects.filter(
-        kind=OrganizationReviewItem.Kind.NAME_CONFLICT,
-        status=OrganizationReviewItem.Status.RESOLVED,
-    ).values_list("organization__business_id", flat=True)
-    name_conflicts = set(organization_name_conflicts()) - set(chosen)
+    if name_conflicts is None:
+        name_conflicts = organization_name_conflicts()
+    unsettled = set(name_conflicts)
+    if unsettled:
+        unsettled -= set(
+            OrganizationReviewItem.objects.filter(
+                kind=OrganizationReviewItem.Kind.NAME_CONFLICT,
+                status=OrganizationReviewItem.Status.RESOLVED,
+                organization__business_id__in=list(unsettled),
+            ).values_list("organization__business_id", flat=True)
+        )
+    counts = eligible.aggregate(
+        accounts=Count("id"),
+        bid_invalid=Count("id", filter=Q(business_id_valid=False) & ~Q(business_id="")),
+    )
+    active_elsewhere = LegacyAccount.objects.filter(
+        email=OuterRef("email"),
+        is_active=True,
+        state__in=[State.IMPORTED, State.CONFLICT, State.MERGED],
+    )
     inactive = LegacyAccount.objects.filter(
         is_active=False, state__in=[State.IMPORTED, State.CONFLICT]
-    )
-    only_inactive = (
-        inactive.filter(email_valid=True)
-        .exclude(
-            Exists(
-                LegacyAccount.objects.filter(
-                    email=OuterRef("email"),
-                    is_active=True,
-                    state__in=[State.IMPORTED, State.CONFLICT, State.MERGED],
-                )
-            )
-        )
-        .values("email")
-        .distinct()
-        .count()
+    ).aggregate(
+        accounts=Count("id"),
+        # People whose every legacy account is inactive: reported, never created.
+        persons=Count(
+            "email", distinct=True, filter=Q(email_valid=True) & ~Exists(active_elsewhere)
+        ),
     )
     return {
         "identities": identities,
@@ -179,18 +186,15 @@ def plan_report() -> dict[str, Any]:
         "organizations_existing": orgs_existing.count(),
         "memberships": memberships,
         "main_users": main_users,
-        "accounts_to_merge": eligible.count(),
+        "accounts_to_merge": counts["accounts"],
         "accounts_already_merged": LegacyAccount.objects.filter(state=State.MERGED).count(),
-        "accounts_inactive_skipped": inactive.count(),
-        # People whose every legacy account is inactive: reported, never created.
-        "persons_only_inactive": only_inactive,
+        "accounts_inactive_skipped": inactive["accounts"],
+        "persons_only_inactive": inactive["persons"],
         "conflicts": {str(k): v for k, v in sorted(conflicts.items())},
         "warnings": {
             NAME_MISMATCH: name_warnings,
-            PlanWarning.ORGANIZATION_NAME_CONFLICT.value: len(name_conflicts),
-            PlanWarning.BUSINESS_ID_INVALID.value: eligible.filter(business_id_valid=False)
-            .exclude(business_id="")
-            .count(),
+            PlanWarning.ORGANIZATION_NAME_CONFLICT.value: len(unsettled),
+            PlanWarning.BUSINESS_ID_INVALID.value: counts["bid_invalid"],
         },
         "organizations_without_main_user_count": len(without_main),
         "organizations_without_main_user": [

@@ -317,3 +317,32 @@ def test_no_main_user_item_closes_when_one_is_appointed_elsewhere(service, write
     item = OrganizationReviewItem.objects.get(organization=org)
     assert item.status == OrganizationReviewItem.Status.RESOLVED
     assert item.resolved_by is None
+
+
+@pytest.mark.postgres
+def test_a_column_the_sql_merge_cannot_fill_stops_it_naming_the_column(
+    service, write_csv, monkeypatch
+):
+    """No silent fallback to the ORM path: PostgreSQL runs the set-based merge or none."""
+    from migration.services import apply_sql
+
+    _load(service, write_csv, [{"username": "a", "email": "a@example.fi"}])
+    monkeypatch.delitem(apply_sql._EMAIL_GIVEN, "user")  # as if a new NOT NULL column came
+    with pytest.raises(ApplicationError) as raised:
+        legacy_accounts_merge()
+    assert raised.value.code == "merge_schema_unsupported"
+    assert "account_emailaddress.user_id" in str(raised.value.message)
+    assert not User.objects.exists()
+    assert LegacyAccount.objects.get().state == "imported"
+
+
+def test_the_orm_path_never_checks_the_sql_schema(service, write_csv, monkeypatch, settings):
+    """Other databases (or LEGACY_MERGE_SQL = False) run the ORM path, whatever the SQL
+    path could fill."""
+    from migration.services import apply_sql
+
+    settings.LEGACY_MERGE_SQL = False
+    _load(service, write_csv, [{"username": "a", "email": "a@example.fi"}])
+    monkeypatch.delitem(apply_sql._EMAIL_GIVEN, "user")
+    legacy_accounts_merge()
+    assert User.objects.filter(email="a@example.fi").exists()
