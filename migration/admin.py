@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from kernel.errors import ApplicationError
 
 from . import services
+from .admin_reviews import OrganizationReviewItemAdmin  # noqa: F401 - registers it
 from .models import ImportRowError, ImportRun, LegacyAccount, LegacyConflict, MergePlan
 
 _SECRET_FIELDS = ["password_hash", "hash_salt", "row_digest"]

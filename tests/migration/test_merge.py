@@ -1,14 +1,16 @@
+import json
+
 import pytest
 from allauth.account.models import EmailAddress
 from django.core.management import call_command
 
 from migration import services as migration_services
-from migration.models import LegacyAccount, MergePlan
+from migration.models import LegacyAccount, MergePlan, OrganizationReviewItem
+from migration.services import apply as merge_apply
 from migration.services import (
     legacy_accounts_import,
     legacy_accounts_merge,
     legacy_merge_plan,
-    merging,
 )
 from organizations.models import Membership, Organization
 from posti_accounts.models import AuditEvent, User
@@ -103,25 +105,29 @@ def test_plan_reports_identities_organizations_and_conflicts(legacy_data, capsys
     plan = MergePlan.objects.get()
     report = plan.report["plan"]
     assert not plan.applied
+    # Conflicts are about people only; an organization's problem holds nobody back.
     assert report["conflicts"] == {
         Reason.EMAIL_MISSING: 1,
         Reason.EMAIL_INVALID: 1,
         Reason.SHARED_MAILBOX: 1,
-        Reason.BUSINESS_ID_INVALID: 1,
-        Reason.ORGANIZATION_NAME_CONFLICT: 2,
     }
-    # matti (2 accounts), aino, consumer, olemassa
-    assert report["identities"] == 4
+    # matti (2 accounts), aino, bad.bid, consumer, erik, sanna, olemassa
+    assert report["identities"] == 7
     assert report["identities_joining_existing_users"] == 1
-    assert report["identities_to_create"] == 3
-    assert report["organizations_to_create"] == 1  # BID_A; BID_C is in conflict
-    assert report["memberships"] == 2
+    assert report["identities_to_create"] == 6
+    assert report["organizations_to_create"] == 2  # BID_A and BID_C (names disagree)
+    assert report["memberships"] == 4
     assert report["main_users"] == 1
-    assert report["warnings"] == {"name_mismatch": 1}
-    assert report["organizations_without_main_user"] == []
-    assert LegacyAccount.objects.get(username="sanna").conflict_reason == (
-        Reason.ORGANIZATION_NAME_CONFLICT
-    )
+    assert report["warnings"] == {
+        "name_mismatch": 1,
+        "organization_name_conflict": 1,
+        "business_id_invalid": 1,
+    }
+    assert report["organizations_without_main_user"] == [
+        {"business_id": BID_C, "name": "Toinen Nimi Oy"}
+    ]
+    sanna = LegacyAccount.objects.get(username="sanna")
+    assert (sanna.state, sanna.conflict_reason) == ("imported", "")
     assert not User.objects.filter(email="aino@example.fi").exists()  # dry run
 
 
@@ -147,13 +153,13 @@ def test_name_mismatch_warning_follows_the_data(service, service2, write_csv):
     _load(service, write_csv, [{"username": "a", "email": "x@example.fi", "first_name": "Anna"}])
     _load(service2, write_csv, [{"username": "b", "email": "x@example.fi", "first_name": "Anni"}])
     _load(service, write_csv, [{"username": "c", "email": "y@example.fi", "first_name": "Ville"}])
-    assert legacy_merge_plan().report["plan"]["warnings"] == {"name_mismatch": 1}
+    assert legacy_merge_plan().report["plan"]["warnings"]["name_mismatch"] == 1
     assert set(
         LegacyAccount.objects.filter(warning="name_mismatch").values_list("username", flat=True)
     ) == {"a", "b"}
 
     _load(service2, write_csv, [{"username": "b", "email": "x@example.fi", "first_name": "Anna"}])
-    assert legacy_merge_plan().report["plan"]["warnings"] == {"name_mismatch": 0}
+    assert legacy_merge_plan().report["plan"]["warnings"]["name_mismatch"] == 0
     assert not LegacyAccount.objects.exclude(warning="").exists()
 
 
@@ -185,13 +191,13 @@ def test_apply_creates_users_orgs_and_pending_memberships(legacy_data, service, 
     existing = user_create(email="olemassa@example.fi", password="x" * 20, email_verified=True)
     plan = legacy_accounts_merge()
     applied = plan.report["applied"]
-    assert applied["users_created"] == 3 and applied["users_linked"] == 1
+    assert applied["users_created"] == 6 and applied["users_linked"] == 1
     matti = User.objects.get(email="matti.virtanen@example.fi")
     assert (matti.first_name, matti.last_name) == ("Matti J.", "Virtanen")  # most recent wins
     assert matti.requires_verify_email and matti.requires_update_password
     assert not matti.has_usable_password()
     assert EmailAddress.objects.get(user=matti).verified is False
-    assert EmailAddress.objects.filter(user__legacy_accounts__isnull=False).distinct().count() == 4
+    assert EmailAddress.objects.filter(user__legacy_accounts__isnull=False).distinct().count() == 7
     org = Organization.objects.get(business_id=BID_A)
     assert org.name == "Kuljetus Oy"
     membership = Membership.objects.get(user=matti, organization=org)
@@ -209,7 +215,7 @@ def test_apply_creates_users_orgs_and_pending_memberships(legacy_data, service, 
     assert existing.requires_update_password and not existing.requires_verify_email
     assert LegacyAccount.objects.get(username="existing").user == existing
     assert not LegacyAccount.objects.filter(state="conflict", user__isnull=False).exists()
-    assert AuditEvent.objects.filter(action="legacy.merged").count() == 4
+    assert AuditEvent.objects.filter(action="legacy.merged").count() == 7
 
 
 def test_deleting_a_merged_user_unlinks_their_legacy_accounts(legacy_data):
@@ -288,7 +294,7 @@ def test_interrupted_merge_leaves_whole_identities_and_resumes(legacy_data, monk
         if merged_so_far >= 2:
             raise Killed
 
-    monkeypatch.setattr(merging, "after_batch_hook", kill_after_two)
+    monkeypatch.setattr(merge_apply, "batch_committed", kill_after_two)
     with pytest.raises(Killed):
         legacy_accounts_merge(batch_size=1)
     # Exactly the identities of the committed batches exist, each complete.
@@ -302,12 +308,12 @@ def test_interrupted_merge_leaves_whole_identities_and_resumes(legacy_data, monk
         assert not LegacyAccount.objects.filter(email=email, state="imported").exists()
     assert User.objects.count() == 2
     # The lock was released by the failure: a rerun finishes the job.
-    monkeypatch.setattr(merging, "after_batch_hook", None)
+    monkeypatch.setattr(merge_apply, "batch_committed", lambda merged_so_far: None)
     legacy_accounts_merge(batch_size=1)
     resumed = _snapshot()
     assert LegacyAccount.objects.filter(state="imported").count() == 0
-    assert User.objects.count() == 4
-    assert len(resumed[2]) == 2  # the two memberships of BID_A
+    assert User.objects.count() == 7
+    assert len(resumed[2]) == 4  # the two memberships of BID_A and of BID_C
 
 
 def test_merge_uses_bounded_queries(service, write_csv, django_assert_max_num_queries):
@@ -405,7 +411,17 @@ def _full_snapshot():
                 + ((e.organization.business_id,) if e.organization else (None,))
                 + (e.details.get("user_created"), sorted(e.details.get("accounts", [])))
             )
-            for e in AuditEvent.objects.filter(action__in=["legacy.merged", "organization.created"])
+            for e in AuditEvent.objects.filter(
+                action__in=[
+                    "legacy.merged",
+                    "organization.created",
+                    "legacy.organization_review_opened",
+                ]
+            )
+        ),
+        sorted(
+            (i.organization.business_id, i.kind, i.status, json.dumps(i.candidates))
+            for i in OrganizationReviewItem.objects.select_related("organization")
         ),
     )
 
@@ -429,7 +445,7 @@ def test_set_based_merge_matches_orm_merge(legacy_data, settings):
     results = {}
     for use_sql in (False, True):
         settings.LEGACY_MERGE_SQL = use_sql
-        assert merging._use_sql() is use_sql
+        assert merge_apply._use_sql() is use_sql
         try:
             with transaction.atomic():
                 first = legacy_accounts_merge(batch_size=2).report["applied"]
@@ -440,7 +456,7 @@ def test_set_based_merge_matches_orm_merge(legacy_data, settings):
             pass
     assert results[True] == results[False]
     first, second, snapshot = results[True]
-    assert first["users_created"] == 4 and first["users_linked"] == 2
+    assert first["users_created"] == 5 and first["users_linked"] == 2
     assert first["memberships_created"] == 3 and second["accounts_merged"] == 0
     existing.refresh_from_db()
     assert not existing.requires_update_password  # rolled back
@@ -486,7 +502,7 @@ def test_parallel_merge_matches_sequential_merge(service, service2, write_csv, s
         pass
     assert not User.objects.exists()
     threads = []
-    original = merging.merging_sql.merge_batch_sql
+    original = merge_apply.apply_sql.merge_batch_sql
 
     def spy(**kwargs):
         import threading
@@ -494,11 +510,11 @@ def test_parallel_merge_matches_sequential_merge(service, service2, write_csv, s
         threads.append(threading.current_thread().name)
         return original(**kwargs)
 
-    merging.merging_sql.merge_batch_sql = spy
+    merge_apply.apply_sql.merge_batch_sql = spy
     try:
         parallel = legacy_accounts_merge(batch_size=4).report["applied"]
     finally:
-        merging.merging_sql.merge_batch_sql = original
+        merge_apply.apply_sql.merge_batch_sql = original
     assert parallel == sequential
     assert _full_snapshot() == expected
     assert len(set(threads)) == 2 and len(threads) == 15  # 60 people in batches of 4
@@ -521,14 +537,14 @@ def test_parallel_merge_failure_stops_and_rerun_finishes(service, write_csv, set
         if merged_so_far >= 8:
             raise Killed
 
-    monkeypatch.setattr(merging, "after_batch_hook", kill)
+    monkeypatch.setattr(merge_apply, "batch_committed", kill)
     with pytest.raises(Killed):
         legacy_accounts_merge(batch_size=4)
     merged = set(LegacyAccount.objects.filter(state="merged").values_list("email", flat=True))
     assert 8 <= len(merged) < 40 and User.objects.count() == len(merged)
     for email in merged:  # whole identities only
         assert EmailAddress.objects.filter(email=email).exists()
-    monkeypatch.setattr(merging, "after_batch_hook", None)
+    monkeypatch.setattr(merge_apply, "batch_committed", lambda merged_so_far: None)
     legacy_accounts_merge(batch_size=4)
     assert User.objects.count() == 40
     assert not LegacyAccount.objects.filter(state="imported").exists()
