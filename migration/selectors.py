@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from organizations.models import EService
 from posti_accounts.models import User
 
 from .models import LegacyAccount
@@ -34,3 +35,8 @@ def legacy_accounts_export(user: User) -> list[dict[str, str]]:
         {"service": la.service.code, "username": la.username, "state": la.state}
         for la in LegacyAccount.objects.filter(user=user).select_related("service")
     ]
+
+
+def eservice_codes() -> list[str]:
+    """Every e-service code (for the import command's error about an unknown one)."""
+    return list(EService.objects.order_by("code").values_list("code", flat=True))

@@ -1,0 +1,40 @@
+"""What every migration management command shares: its messages follow the operator's
+language. `--language fi|sv|en` chooses it for one run; without it the command speaks
+`settings.LANGUAGE_CODE` (the portal's default language, Finnish). Not the POSIX `LANGUAGE`
+environment variable: a desktop often sets that to something like `en_US:en`, and the
+operator's choice should not depend on which terminal runs the command."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+
+class MigrationCommand(BaseCommand):
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.add_argument(
+            "--language",
+            choices=[code for code, _name in settings.LANGUAGES],
+            default=None,
+            help=_("language of the messages (default: the LANGUAGE_CODE setting)"),
+        )
+        return parser
+
+    def execute(self, *args, **options):
+        language = options.get("language") or settings.LANGUAGE_CODE
+        with translation.override(language):
+            try:
+                return super().execute(*args, **options)
+            except CommandError as exc:
+                # Rendered here, in the chosen language: Django prints it after we return.
+                raise CommandError(str(exc), returncode=exc.returncode) from exc
+
+    def table(self, rows: list[tuple[str, object]], *, indent: str = "  ") -> None:
+        """Label/value rows, the values aligned in one column."""
+        labels = [str(label) for label, _value in rows]
+        width = max((len(label) for label in labels), default=0)
+        for label, (_label, value) in zip(labels, rows, strict=True):
+            self.stdout.write(f"{indent}{label.ljust(width)}  {value}")
