@@ -6,19 +6,18 @@ from every form and list.
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from kernel.errors import ApplicationError
 
 from . import services
 from .models import ImportRowError, ImportRun, LegacyAccount, LegacyConflict, MergePlan
+from .report import plan_sections
 
 _SECRET_FIELDS = ["password_hash", "hash_salt", "row_digest"]
 _REVIEWABLE = (LegacyAccount.State.IMPORTED, LegacyAccount.State.CONFLICT)
@@ -156,7 +155,7 @@ class LegacyConflictAdmin(LegacyAccountAdmin):
 @admin.register(MergePlan)
 class MergePlanAdmin(admin.ModelAdmin):
     list_display = ["created_at", "applied", "created_by", "identities", "conflicts"]
-    fields = ["created_at", "applied", "created_by", "finished_at", "report_pretty"]
+    fields = ["created_at", "applied", "created_by", "finished_at", "report_table"]
     readonly_fields = fields
     change_list_template = "migration/admin/mergeplan_change_list.html"
 
@@ -169,8 +168,10 @@ class MergePlanAdmin(admin.ModelAdmin):
         return sum(obj.report.get("plan", {}).get("conflicts", {}).values())
 
     @admin.display(description=_("report"))
-    def report_pretty(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.report, indent=2, ensure_ascii=False))
+    def report_table(self, obj):
+        return render_to_string(
+            "migration/admin/_plan_report.html", {"sections": plan_sections(obj.report)}
+        )
 
     def has_add_permission(self, request):
         return False
