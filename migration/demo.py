@@ -1,7 +1,9 @@
-"""Demo data: a small legacy data set from three e-services, imported and planned.
+"""Demo data: a small legacy data set from three e-services, imported and merged.
 
 Called by `seed_demo`. Idempotent: a second call re-imports the same rows (nothing changes)
-and makes a fresh plan. Demo passwords: every legacy account's password is `vanha-salasana-1`.
+and merges again (nothing is left to merge). Every legacy account's password is
+`vanha-salasana-1`: a migrated person logs in with their email and that password, verifies
+the email, is made to set a new password, and sees the old usernames on Omat tiedot.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from passlib import hash as ph
 
 from organizations.models import EService
 
-from .services import legacy_accounts_import, legacy_merge_plan
+from .models import LegacyAccount
+from .services import legacy_accounts_import, legacy_accounts_merge
 
 DEMO_PASSWORD = "vanha-salasana-1"
 
@@ -196,10 +199,26 @@ def seed(*, stdout) -> None:
                 f"legacy {code}: {run.rows_created} created, {run.rows_updated} updated, "
                 f"{run.rows_unchanged} unchanged\n"
             )
-    plan = legacy_merge_plan()
-    report = plan.report["plan"]
+    report = legacy_accounts_merge().report
     stdout.write(
-        f"legacy merge plan: {report['identities']} identities, "
-        f"{sum(report['conflicts'].values())} conflicts "
-        f"(legacy password of every demo account: {DEMO_PASSWORD})\n"
+        f"legacy merge applied: {report['plan']['identities']} identities, "
+        f"{sum(report['plan']['conflicts'].values())} conflicts in the review queue\n"
     )
+    _migrated_logins(stdout)
+
+
+def _migrated_logins(stdout) -> None:
+    """The migrated demo people: email, the old password, and their merged old usernames."""
+    merged: dict[str, list[str]] = {}
+    rows = (
+        LegacyAccount.objects.filter(state=LegacyAccount.State.MERGED, service__code__in=SERVICES)
+        .order_by("user__email", "service__code")
+        .values_list("user__email", "username")
+    )
+    for email, username in rows:
+        merged.setdefault(email, []).append(username)
+    for email, usernames in merged.items():
+        stdout.write(
+            f"  {email:40} {DEMO_PASSWORD}  migrated (old password; old usernames: "
+            f"{', '.join(usernames)})"
+        )
