@@ -3,7 +3,7 @@
 1. Floor: raw `COPY` of the generated export lines into a bare one-column table (best of 3).
 2. This project: `import_legacy_accounts` of every file, one after another in one child
    process (its peak memory is that process's `ru_maxrss`), then `merge_legacy_accounts`
-   (apply; on PostgreSQL the set-based path of `migration.services.merging_sql`) in another.
+   (apply; on PostgreSQL the set-based path of `migration.services.apply_sql`) in another.
    Each command is timed around `call_command`: Django's start-up, the same fixed cost at any
    file size, is not counted (nor is the floor's connection set-up).
 3. The writes floor: the rows that import + merge wrote, copied with bare `INSERT .. SELECT`

@@ -17,11 +17,15 @@ import csv
 import hashlib
 import json
 import random
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from passlib import hash as ph
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from migration.legacy_export import LEGACY_COLUMNS  # noqa: E402
 
 FIRST_NAMES = [
     "Matti",
@@ -186,19 +190,8 @@ def _org_name(n: int, rnd: random.Random) -> str:
     )
 
 
-HEADER = [
-    "username",
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "business_id",
-    "organization_name",
-    "role",
-    "password_hash",
-    "last_login",
-    "active",
-]
+# The export columns (one definition, `migration.legacy_export`); names come split in two.
+HEADER = [c for c in LEGACY_COLUMNS if c != "full_name"]
 
 
 def rows_for_service(

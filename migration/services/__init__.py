@@ -1,16 +1,29 @@
-"""Writes of the migration app (re-exported from the submodules)."""
+"""Writes of the migration app, one module per stage of the pipeline (re-exported here):
 
+- import: `import_parse` (reading export files), `import_normalize` (one row -> a staging
+  row), `import_stage` (streaming into the `LegacyAccount` staging table);
+- plan and review: `plan` (classification, the review queue, the dry-run report),
+  `review` (staff decisions on the queue);
+- apply: `apply` (batches and transactions), `apply_sql` (the set-based PostgreSQL steps),
+  `apply_orm` (the same rules with the ORM, for other databases);
+- cut-over: `cutover`;
+- legacy passwords: `credentials` (wrapping, legacy login, discarding);
+- `lock`: one import or merge at a time.
+"""
+
+from .apply import legacy_accounts_merge
 from .credentials import (
     legacy_credentials_discard,
-    legacy_credentials_retire,
     legacy_hashes_pending_count,
     legacy_hashes_pending_ranges,
     legacy_hashes_wrap_range,
     legacy_login_authenticate,
 )
-from .importing import ImportResult, legacy_accounts_import, normalize_email
-from .locks import MSG_MIGRATION_RUNNING, migration_lock
-from .merging import legacy_accounts_merge, legacy_merge_plan
+from .cutover import legacy_credentials_retire
+from .import_normalize import normalize_email
+from .import_stage import ImportResult, legacy_accounts_import
+from .lock import MSG_MIGRATION_RUNNING, migration_lock
+from .plan import legacy_merge_plan
 from .review import legacy_account_fix_email, legacy_accounts_drop
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""Legacy passwords: wrapping weak hashes, legacy login, discarding and retiring them."""
+"""Legacy passwords: wrapping weak hashes, legacy login, discarding them (cut-over retires
+them: `cutover`)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
-from kernel.errors import ApplicationError
-from organizations.models import EService
 from posti_accounts.audit import audit_event_record
 from posti_accounts.models import User, UserManager
 
 from .. import hashes
 from ..models import LegacyAccount
-
-MSG_UNKNOWN_SERVICE = _("Unknown e-service code.")
 
 
 def _unwrapped_weak() -> Q:
@@ -133,33 +129,4 @@ def legacy_credentials_discard(*, user: User) -> int:
             target_user=user,
             details={"accounts": count},
         )
-    return count
-
-
-@transaction.atomic
-def legacy_credentials_retire(*, service_code: str, actor=None) -> int:
-    """Cut-over: the service's old usernames and passwords stop working."""
-    service = EService.objects.filter(code=service_code).first()
-    if service is None:
-        raise ApplicationError(MSG_UNKNOWN_SERVICE, code="unknown_service")
-    count = (
-        LegacyAccount.objects.filter(service=service)
-        .exclude(state__in=[LegacyAccount.State.RETIRED, LegacyAccount.State.DROPPED])
-        .update(
-            state=LegacyAccount.State.RETIRED,
-            password_hash="",
-            hash_salt="",
-            hash_wrapped=False,
-            updated_at=timezone.now(),
-        )
-    )
-    # Dropped accounts keep their state but lose any hash as well.
-    LegacyAccount.objects.filter(service=service).exclude(password_hash="").update(
-        password_hash="", hash_salt="", hash_wrapped=False
-    )
-    audit_event_record(
-        actor=actor,
-        action="legacy.retired",
-        details={"service": service.code, "accounts": count},
-    )
     return count

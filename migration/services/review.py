@@ -10,7 +10,7 @@ from kernel.errors import ApplicationError
 from posti_accounts.audit import audit_event_record
 
 from ..models import LegacyAccount
-from .importing import normalize_email
+from .import_normalize import normalize_email
 
 MSG_EMAIL_INVALID = _("Enter a valid email address.")
 MSG_NOT_REVIEWABLE = _("Only imported or conflicting legacy accounts can be changed.")

@@ -6,20 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from migration.legacy_export import LEGACY_COLUMNS
 from organizations.models import EService
 
-HEADER = [
-    "username",
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "business_id",
-    "organization_name",
-    "role",
-    "password_hash",
-    "last_login",
-]
+HEADER = list(LEGACY_COLUMNS)
 
 
 @pytest.fixture

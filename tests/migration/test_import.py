@@ -11,7 +11,7 @@ from passlib import hash as ph
 from kernel.errors import ApplicationError
 from migration.models import ImportRowError, ImportRun, LegacyAccount
 from migration.services import legacy_accounts_import, migration_lock
-from migration.services.importing import (
+from migration.services.import_parse import (
     ROW_BAD_DATE,
     ROW_BAD_QUOTING,
     ROW_DUPLICATE,
@@ -19,7 +19,7 @@ from migration.services.importing import (
     WARN_EMAIL_INVALID,
     WARN_HASH_UNRECOGNIZED,
 )
-from migration.services.locks import MSG_MIGRATION_RUNNING
+from migration.services.lock import MSG_MIGRATION_RUNNING
 
 pytestmark = pytest.mark.django_db
 
@@ -229,7 +229,7 @@ def test_concurrent_start_refused_on_postgres(service, write_csv, django_db_bloc
     import psycopg
     from django.db import connection
 
-    from migration.services.locks import ADVISORY_LOCK_KEY
+    from migration.services.lock import ADVISORY_LOCK_KEY
 
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
@@ -283,7 +283,8 @@ def test_first_import_writes_rows_in_email_order(service, write_csv):
     ],
 )
 def test_last_login_formats(value, expected):
-    from migration.services.importing import RowError, parse_datetime
+    from migration.services.import_normalize import parse_datetime
+    from migration.services.import_parse import RowError
 
     if expected == ROW_BAD_DATE:
         with pytest.raises(RowError):

@@ -11,17 +11,17 @@ from passlib import hash as ph
 
 from migration import hashes
 from migration.models import ImportRowError, ImportRun, LegacyAccount
-from migration.services import importing, legacy_accounts_import
-from migration.services.legacy_rows import (
+from migration.services import import_stage, legacy_accounts_import
+from migration.services.import_normalize import (
     HELSINKI,
     NULL,
-    RowError,
     datetime_text,
     email_fast,
     hash_fast,
     normalize_email,
     parse_datetime,
 )
+from migration.services.import_parse import RowError
 
 
 def _hash_corpus() -> list[str]:
@@ -183,7 +183,7 @@ def test_csv_nul_byte_line_is_reported(service, tmp_path):
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_import_leaves_nothing_behind(service, write_csv, monkeypatch):
     rows = [{"username": f"u{i}", "email": f"u{i}@example.fi"} for i in range(50)]
-    original = importing.RowNormalizer.line
+    original = import_stage.RowNormalizer.line
     calls = {"n": 0}
 
     def failing(self, fields):
@@ -192,12 +192,12 @@ def test_a_failing_import_leaves_nothing_behind(service, write_csv, monkeypatch)
             raise RuntimeError("disk full")
         return original(self, fields)
 
-    monkeypatch.setattr(importing.RowNormalizer, "line", failing)
+    monkeypatch.setattr(import_stage.RowNormalizer, "line", failing)
     with pytest.raises(RuntimeError):
         legacy_accounts_import(service_code=service.code, path=write_csv(rows), start_wrap=False)
     assert not LegacyAccount.objects.exists()
     assert not ImportRowError.objects.exists()
     assert ImportRun.objects.get().status == ImportRun.Status.FAILED
-    monkeypatch.setattr(importing.RowNormalizer, "line", original)
+    monkeypatch.setattr(import_stage.RowNormalizer, "line", original)
     legacy_accounts_import(service_code=service.code, path=write_csv(rows), start_wrap=False)
     assert LegacyAccount.objects.count() == 50

@@ -4,11 +4,11 @@ from django.core.management import call_command
 
 from migration import services as migration_services
 from migration.models import LegacyAccount, MergePlan
+from migration.services import apply as merge_apply
 from migration.services import (
     legacy_accounts_import,
     legacy_accounts_merge,
     legacy_merge_plan,
-    merging,
 )
 from organizations.models import Membership, Organization
 from posti_accounts.models import AuditEvent, User
@@ -288,7 +288,7 @@ def test_interrupted_merge_leaves_whole_identities_and_resumes(legacy_data, monk
         if merged_so_far >= 2:
             raise Killed
 
-    monkeypatch.setattr(merging, "after_batch_hook", kill_after_two)
+    monkeypatch.setattr(merge_apply, "batch_committed", kill_after_two)
     with pytest.raises(Killed):
         legacy_accounts_merge(batch_size=1)
     # Exactly the identities of the committed batches exist, each complete.
@@ -302,7 +302,7 @@ def test_interrupted_merge_leaves_whole_identities_and_resumes(legacy_data, monk
         assert not LegacyAccount.objects.filter(email=email, state="imported").exists()
     assert User.objects.count() == 2
     # The lock was released by the failure: a rerun finishes the job.
-    monkeypatch.setattr(merging, "after_batch_hook", None)
+    monkeypatch.setattr(merge_apply, "batch_committed", lambda merged_so_far: None)
     legacy_accounts_merge(batch_size=1)
     resumed = _snapshot()
     assert LegacyAccount.objects.filter(state="imported").count() == 0
@@ -429,7 +429,7 @@ def test_set_based_merge_matches_orm_merge(legacy_data, settings):
     results = {}
     for use_sql in (False, True):
         settings.LEGACY_MERGE_SQL = use_sql
-        assert merging._use_sql() is use_sql
+        assert merge_apply._use_sql() is use_sql
         try:
             with transaction.atomic():
                 first = legacy_accounts_merge(batch_size=2).report["applied"]
@@ -486,7 +486,7 @@ def test_parallel_merge_matches_sequential_merge(service, service2, write_csv, s
         pass
     assert not User.objects.exists()
     threads = []
-    original = merging.merging_sql.merge_batch_sql
+    original = merge_apply.apply_sql.merge_batch_sql
 
     def spy(**kwargs):
         import threading
@@ -494,11 +494,11 @@ def test_parallel_merge_matches_sequential_merge(service, service2, write_csv, s
         threads.append(threading.current_thread().name)
         return original(**kwargs)
 
-    merging.merging_sql.merge_batch_sql = spy
+    merge_apply.apply_sql.merge_batch_sql = spy
     try:
         parallel = legacy_accounts_merge(batch_size=4).report["applied"]
     finally:
-        merging.merging_sql.merge_batch_sql = original
+        merge_apply.apply_sql.merge_batch_sql = original
     assert parallel == sequential
     assert _full_snapshot() == expected
     assert len(set(threads)) == 2 and len(threads) == 15  # 60 people in batches of 4
@@ -521,14 +521,14 @@ def test_parallel_merge_failure_stops_and_rerun_finishes(service, write_csv, set
         if merged_so_far >= 8:
             raise Killed
 
-    monkeypatch.setattr(merging, "after_batch_hook", kill)
+    monkeypatch.setattr(merge_apply, "batch_committed", kill)
     with pytest.raises(Killed):
         legacy_accounts_merge(batch_size=4)
     merged = set(LegacyAccount.objects.filter(state="merged").values_list("email", flat=True))
     assert 8 <= len(merged) < 40 and User.objects.count() == len(merged)
     for email in merged:  # whole identities only
         assert EmailAddress.objects.filter(email=email).exists()
-    monkeypatch.setattr(merging, "after_batch_hook", None)
+    monkeypatch.setattr(merge_apply, "batch_committed", lambda merged_so_far: None)
     legacy_accounts_merge(batch_size=4)
     assert User.objects.count() == 40
     assert not LegacyAccount.objects.filter(state="imported").exists()

@@ -8,7 +8,7 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.urls import reverse
 
-from migration.services.legacy_rows import normalize_email as legacy_normalize
+from migration.services.import_normalize import normalize_email as legacy_normalize
 from posti_accounts.models import User, UserManager
 
 NFD = unicodedata.normalize("NFD", "Matti.Ohman@Äänekosken-Yritys.fi")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from migration import hashes
 from migration.models import LegacyAccount
-from migration.services.legacy_rows import normalize_email as legacy_normalize
+from migration.services.import_normalize import normalize_email as legacy_normalize
 from organizations.models import EService
 from organizations.validators import _WEIGHTS, business_id_normalize
 from posti_accounts.models import User, UserManager

@@ -1,5 +1,5 @@
-"""PostgreSQL apply of one merge batch as set-based SQL (the same rules as
-`merging._merge_batch`, which stays the path for other databases).
+"""Apply, SQL path: one merge batch as set-based SQL on PostgreSQL (the same rules as
+`apply_orm.merge_batch_orm`, which stays the path for other databases).
 
 One batch is the eligible accounts whose email lies in (`after`, `upto`] in the database's
 order; the caller runs it in one transaction, so an interrupted merge leaves whole

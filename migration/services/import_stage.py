@@ -1,4 +1,5 @@
-"""Import of legacy exports (CSV or JSON Lines) into the `LegacyAccount` staging table."""
+"""Import, stage 3: staging. A legacy export (CSV or JSON Lines), read by `import_parse` and
+normalized by `import_normalize`, streamed into the `LegacyAccount` staging table."""
 
 from __future__ import annotations
 
@@ -23,10 +24,15 @@ from posti_accounts.models import User
 from posti_accounts.queue import task_enqueue_on_commit
 
 from ..models import ImportRowError, ImportRun, LegacyAccount
-from .legacy_rows import (
+from .import_normalize import (
     HELSINKI,
     NULL,
     OUTPUT_FIELDS,
+    RowNormalizer,
+    normalize_email,
+    parse_datetime,
+)
+from .import_parse import (
     ROW_BAD_DATE,
     ROW_BAD_ENCODING,
     ROW_BAD_JSON,
@@ -38,14 +44,11 @@ from .legacy_rows import (
     WARN_HASH_UNRECOGNIZED,
     FileError,
     RowError,
-    RowNormalizer,
     csv_rows,
     jsonl_rows,
-    normalize_email,
-    parse_datetime,
     unescape,
 )
-from .locks import migration_lock
+from .lock import migration_lock
 
 __all__ = [
     "ROW_BAD_DATE",
@@ -90,7 +93,7 @@ def detect_format(path: Path, fmt: str | None) -> str:
 # --- writing ------------------------------------------------------------------------------
 
 _TABLE = LegacyAccount._meta.db_table
-# COPY columns: the service, the normalized values (`legacy_rows.OUTPUT_FIELDS`) and the
+# COPY columns: the service, the normalized values (`import_normalize.OUTPUT_FIELDS`) and the
 # values that are the same on every row of one import. All are constant names: no input
 # reaches the SQL text.
 _CONSTANT_FIELDS = (

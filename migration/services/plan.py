@@ -1,0 +1,234 @@
+"""Plan and review: classify the open legacy accounts (the review queue) and report what an
+apply would do (a dry run, stored as a `MergePlan`)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, CharField, Count, Exists, Max, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from kernel.actors import actor_user
+from organizations.models import Membership, Organization
+from posti_accounts.audit import audit_event_record
+from posti_accounts.models import User
+
+from ..models import LegacyAccount, MergePlan
+from .lock import migration_lock
+
+Reason = LegacyAccount.ConflictReason
+State = LegacyAccount.State
+# Most important last: a later reason overwrites an earlier one on the same account.
+_REASON_ORDER = [
+    Reason.ORGANIZATION_NAME_CONFLICT,
+    Reason.BUSINESS_ID_INVALID,
+    Reason.SHARED_MAILBOX,
+    Reason.EMAIL_INVALID,
+    Reason.EMAIL_MISSING,
+]
+REPORT_LIST_LIMIT = 1000
+NAME_MISMATCH = "name_mismatch"
+
+
+def _org_name_key(name: str) -> str:
+    return re.sub(r"[\W_]+", " ", name.casefold()).strip()
+
+
+def _open_accounts() -> QuerySet[LegacyAccount]:
+    """Accounts the plan classifies: not merged, retired or dropped, active in the old service."""
+    return LegacyAccount.objects.filter(state__in=[State.IMPORTED, State.CONFLICT], is_active=True)
+
+
+def eligible_accounts() -> QuerySet[LegacyAccount]:
+    """Accounts an apply merges: imported (not in conflict), active in the old service."""
+    return LegacyAccount.objects.filter(state=State.IMPORTED, is_active=True)
+
+
+def _conflicting_business_ids() -> list[str]:
+    names: dict[str, set[str]] = defaultdict(set)
+    rows = (
+        _open_accounts()
+        .filter(business_id_valid=True)
+        .exclude(business_id="")
+        .values_list("business_id", "organization_name")
+        .distinct()
+    )
+    for bid, name in rows.iterator(chunk_size=10000):
+        key = _org_name_key(name)
+        if key:
+            names[bid].add(key)
+    return sorted(bid for bid, keys in names.items() if len(keys) > 1)
+
+
+def _reason_filter(reason: str, conflicting_bids: list[str]) -> Q:
+    if reason == Reason.EMAIL_MISSING:
+        return Q(email="")
+    if reason == Reason.EMAIL_INVALID:
+        return Q(email_valid=False) & ~Q(email="")
+    if reason == Reason.SHARED_MAILBOX:
+        q = Q(pk__in=[])
+        for local in settings.SHARED_MAILBOX_LOCAL_PARTS:
+            q |= Q(email__startswith=f"{local.strip().lower()}@")
+        return q
+    if reason == Reason.BUSINESS_ID_INVALID:
+        return Q(business_id_valid=False) & ~Q(business_id="")
+    return Q(business_id__in=conflicting_bids)
+
+
+# Above this many conflicting business IDs the classification falls back to one UPDATE per
+# reason, with the IDs in chunks (bounded parameter counts on every database).
+_ONE_PASS_MAX_BIDS = 20_000
+
+
+def _reason_expression(conflicting_bids: list[str]) -> Case:
+    """The conflict reason of an open account as SQL: the first matching rule in order of
+    importance (missing email, invalid email, shared mailbox, invalid business ID,
+    organization name conflict), '' when none matches."""
+    return Case(
+        *[
+            When(_reason_filter(reason, conflicting_bids), then=Value(str(reason)))
+            for reason in reversed(_REASON_ORDER)
+        ],
+        default=Value(""),
+        output_field=CharField(),
+    )
+
+
+def _name_mismatched(accounts: QuerySet[LegacyAccount]) -> QuerySet[LegacyAccount]:
+    """The emails of `accounts` that carry more than one name."""
+    return (
+        accounts.values("email")
+        .annotate(names=Count(Concat("first_name", "last_name"), distinct=True))
+        .filter(names__gt=1)
+        .values("email")
+    )
+
+
+@transaction.atomic
+def accounts_classify() -> None:
+    """Recompute the conflict state of every open account; only rows whose classification
+    changes are written."""
+    conflicting = _conflicting_business_ids()
+    open_accounts = _open_accounts()
+    if len(conflicting) <= _ONE_PASS_MAX_BIDS:
+        reason = _reason_expression(conflicting)
+        state = Case(
+            When(Q(conflict_reason=""), then=Value(str(State.IMPORTED))),
+            default=Value(str(State.CONFLICT)),
+            output_field=CharField(),
+        )
+        # Two statements: the first sets the reasons that changed, the second makes every
+        # state agree with its reason (for the rows whose reason did not change too).
+        open_accounts.exclude(conflict_reason=reason).update(conflict_reason=reason)
+        open_accounts.exclude(state=state).update(state=state)
+    else:
+        open_accounts.filter(state=State.CONFLICT).update(state=State.IMPORTED, conflict_reason="")
+        for reason in _REASON_ORDER:
+            if reason == Reason.ORGANIZATION_NAME_CONFLICT:
+                for start in range(0, len(conflicting), 5000):
+                    chunk = conflicting[start : start + 5000]
+                    open_accounts.filter(business_id__in=chunk).update(
+                        state=State.CONFLICT, conflict_reason=reason
+                    )
+                continue
+            open_accounts.filter(_reason_filter(reason, conflicting)).update(
+                state=State.CONFLICT, conflict_reason=reason
+            )
+
+    # Warning only: one email with different names (the most recently used name wins).
+    # Not `CASE WHEN email IN (...)`: PostgreSQL runs an IN inside an expression as a
+    # subplan that, once its result outgrows work_mem, is scanned again for every row
+    # (minutes at 1M rows). In WHERE it becomes a hash semi-join; the stale warnings (few
+    # rows) are checked one email at a time by the email index.
+    open_accounts.filter(email__in=_name_mismatched(eligible_accounts())).exclude(
+        warning=NAME_MISMATCH
+    ).update(warning=NAME_MISMATCH)
+    open_accounts.filter(warning=NAME_MISMATCH).exclude(
+        Exists(_name_mismatched(eligible_accounts().filter(email=OuterRef("email"))))
+    ).update(warning="")
+
+
+def plan_report() -> dict[str, Any]:
+    """What an apply of the classified accounts would create, join and leave for review."""
+    eligible = eligible_accounts()
+    emails = eligible.values("email").distinct()
+    identities = emails.count()
+    existing_users = User.objects.filter(email__in=eligible.values("email")).count()
+    with_org = eligible.filter(business_id_valid=True).exclude(business_id="")
+    bids = with_org.values("business_id").distinct()
+    orgs_total = bids.count()
+    orgs_existing = Organization.objects.filter(business_id__in=with_org.values("business_id"))
+    memberships = with_org.values("email", "business_id").distinct().count()
+    main_users = with_org.filter(role="admin").values("email", "business_id").distinct().count()
+    # Organizations with no legacy admin (one GROUP BY), less those that already have a main
+    # user in the portal (checked in chunks).
+    no_admin = list(
+        with_org.values("business_id")
+        .annotate(admins=Count("id", filter=Q(role="admin")), name=Max("organization_name"))
+        .filter(admins=0)
+        .order_by("business_id")
+        .values_list("business_id", "name")
+    )
+    without_main: dict[str, str] = {}
+    for start in range(0, len(no_admin), 5000):
+        chunk = dict(no_admin[start : start + 5000])
+        appointed = set(
+            Membership.objects.filter(
+                organization__business_id__in=list(chunk),
+                role=Membership.Role.MAIN_USER,
+                status__in=[Membership.Status.ACTIVE, Membership.Status.PENDING],
+            ).values_list("organization__business_id", flat=True)
+        )
+        without_main.update((b, n) for b, n in chunk.items() if b not in appointed)
+    conflicts = dict(
+        LegacyAccount.objects.filter(state=State.CONFLICT)
+        .values_list("conflict_reason")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    name_warnings = eligible.filter(warning=NAME_MISMATCH).values("email").distinct().count()
+    return {
+        "identities": identities,
+        "identities_to_create": identities - existing_users,
+        "identities_joining_existing_users": existing_users,
+        "organizations_to_create": orgs_total - orgs_existing.count(),
+        "organizations_existing": orgs_existing.count(),
+        "memberships": memberships,
+        "main_users": main_users,
+        "accounts_to_merge": eligible.count(),
+        "accounts_already_merged": LegacyAccount.objects.filter(state=State.MERGED).count(),
+        "accounts_inactive_skipped": LegacyAccount.objects.filter(
+            is_active=False, state__in=[State.IMPORTED, State.CONFLICT]
+        ).count(),
+        "conflicts": {str(k): v for k, v in sorted(conflicts.items())},
+        "warnings": {NAME_MISMATCH: name_warnings},
+        "organizations_without_main_user_count": len(without_main),
+        "organizations_without_main_user": [
+            {"business_id": bid, "name": name}
+            for bid, name in list(without_main.items())[:REPORT_LIST_LIMIT]
+        ],
+    }
+
+
+def legacy_merge_plan(*, actor=None) -> MergePlan:
+    """Dry run: classify conflicts (the admin's review queue) and store the plan report."""
+    with migration_lock():
+        accounts_classify()
+        report = plan_report()
+        with transaction.atomic():
+            plan = MergePlan.objects.create(
+                created_by=actor_user(actor),
+                report={"plan": report},
+                finished_at=timezone.now(),
+            )
+            audit_event_record(actor=actor, action="legacy.planned", details=_summary(report))
+    return plan
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in report.items() if k != "organizations_without_main_user"}
