@@ -12,11 +12,19 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from kernel.errors import ApplicationError
 
 from . import services
-from .models import ImportRowError, ImportRun, LegacyAccount, LegacyConflict, MergePlan
+from .models import (
+    ImportRowError,
+    ImportRun,
+    LegacyAccount,
+    LegacyConflict,
+    MergePlan,
+    SharedLoginHandover,
+)
 from .report import plan_sections
 
 _SECRET_FIELDS = ["password_hash", "hash_salt", "row_digest"]
@@ -70,6 +78,35 @@ def drop_accounts(modeladmin, request: HttpRequest, queryset):
         account_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
     )
     modeladmin.message_user(request, _("%(count)d legacy accounts dropped.") % {"count": count})
+
+
+@admin.action(
+    description=_("Hand shared logins to the organization's main user"), permissions=["change"]
+)
+def shared_logins_hand_over(modeladmin, request: HttpRequest, queryset):
+    result = services.shared_login_hand_over(
+        account_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+    )
+    modeladmin.message_user(
+        request,
+        ngettext(
+            "%(count)d shared login handed to the main users of its organization.",
+            "%(count)d shared logins handed to the main users of their organizations.",
+            result.handed,
+        )
+        % {"count": result.handed},
+        messages.SUCCESS,
+    )
+    if result.already or result.refused:
+        modeladmin.message_user(
+            request,
+            _(
+                "Not handed over: %(already)d already handed, %(refused)d not a shared login "
+                "in the review queue or its organization has no main user yet."
+            )
+            % {"already": result.already, "refused": result.refused},
+            messages.WARNING,
+        )
 
 
 @admin.register(LegacyAccount)
@@ -147,6 +184,7 @@ class LegacyConflictAdmin(LegacyAccountAdmin):
         "last_login",
     ]
     list_filter = ["conflict_reason", "service"]
+    actions = [drop_accounts, shared_logins_hand_over]
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(state=LegacyAccount.State.CONFLICT)
@@ -194,3 +232,17 @@ class MergePlanAdmin(admin.ModelAdmin):
                     reverse("admin:migration_mergeplan_change", args=[plan.pk])
                 )
         return HttpResponseRedirect(reverse("admin:migration_mergeplan_changelist"))
+
+
+@admin.register(SharedLoginHandover)
+class SharedLoginHandoverAdmin(admin.ModelAdmin):
+    list_display = ["account", "organization", "handed_at", "handed_by", "closed_at", "invited"]
+    list_filter = ["closed_at"]
+    list_select_related = ["account", "organization", "handed_by"]
+    raw_id_fields = ["account", "organization"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in SharedLoginHandover._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

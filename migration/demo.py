@@ -17,8 +17,8 @@ from passlib import hash as ph
 
 from organizations.models import EService
 
-from .models import LegacyAccount
-from .services import legacy_accounts_import, legacy_accounts_merge
+from .models import LegacyAccount, SharedLoginHandover
+from .services import legacy_accounts_import, legacy_accounts_merge, shared_login_hand_over
 
 DEMO_PASSWORD = "vanha-salasana-1"
 
@@ -205,6 +205,7 @@ def seed(*, stdout) -> None:
         f"{sum(report['plan']['conflicts'].values())} conflicts in the review queue\n"
     )
     _migrated_logins(stdout)
+    _shared_logins_hand_over(stdout)
 
 
 def _migrated_logins(stdout) -> None:
@@ -221,4 +222,23 @@ def _migrated_logins(stdout) -> None:
         stdout.write(
             f"  {email:40} {DEMO_PASSWORD}  migrated (old password; old usernames: "
             f"{', '.join(usernames)})"
+        )
+
+
+def _shared_logins_hand_over(stdout) -> None:
+    """The demo's shared mailbox login goes to the main users of its organization (the
+    organizations demo made them), who find it under the organization's Shared logins."""
+    shared = LegacyAccount.objects.filter(
+        service__code__in=SERVICES,
+        state=LegacyAccount.State.CONFLICT,
+        conflict_reason=LegacyAccount.ConflictReason.SHARED_MAILBOX,
+    )
+    shared_login_hand_over(account_ids=list(shared.values_list("pk", flat=True)), actor=None)
+    for handover in SharedLoginHandover.objects.filter(
+        account__service__code__in=SERVICES, closed_at__isnull=True
+    ).select_related("account", "organization"):
+        stdout.write(
+            f"  shared login {handover.account.username} handed to the main users of "
+            f"{handover.organization.name}: /organizations/{handover.organization_id}/"
+            "shared-logins/"
         )

@@ -8,6 +8,7 @@
   `apply_orm` (the same rules with the ORM, for other databases);
 - cut-over: `cutover`;
 - legacy passwords: `credentials` (wrapping, legacy login, discarding);
+- shared logins: `shared_logins` (a shared mailbox handed to the organization's main users);
 - `lock`: one import or merge at a time.
 """
 
@@ -25,6 +26,7 @@ from .import_stage import ImportResult, legacy_accounts_import
 from .lock import MSG_MIGRATION_RUNNING, migration_lock
 from .plan import legacy_merge_plan
 from .review import legacy_account_fix_email, legacy_accounts_drop
+from .shared_logins import shared_login_hand_over, shared_login_resolve, shared_mailbox_is
 
 __all__ = [
     "MSG_MIGRATION_RUNNING",
@@ -42,4 +44,7 @@ __all__ = [
     "legacy_merge_plan",
     "migration_lock",
     "normalize_email",
+    "shared_login_hand_over",
+    "shared_login_resolve",
+    "shared_mailbox_is",
 ]
