@@ -29,11 +29,17 @@ class LegacyAccount(models.Model):
         EMAIL_MISSING = "email_missing", _("Email address missing")
         EMAIL_INVALID = "email_invalid", _("Email address invalid")
         SHARED_MAILBOX = "shared_mailbox", _("Shared mailbox used as a personal login")
-        BUSINESS_ID_INVALID = "business_id_invalid", _("Invalid business ID")
+
+    class PlanWarning(models.TextChoices):
+        """What the plan reports without holding anyone back (an organization's problem
+        never holds back its people)."""
+
+        NAME_MISMATCH = "name_mismatch", _("One email with different names")
         ORGANIZATION_NAME_CONFLICT = (
             "organization_name_conflict",
-            _("One business ID with conflicting organization names"),
+            _("One business ID with different organization names"),
         )
+        BUSINESS_ID_INVALID = "business_id_invalid", _("Invalid business ID")
 
     # Foreign keys without their own index where a composite index below starts with the
     # column: every index is written again by each import upsert and merge UPDATE.
@@ -143,6 +149,60 @@ class LegacyConflict(LegacyAccount):
         proxy = True
         verbose_name = _("legacy conflict")
         verbose_name_plural = _("legacy conflicts (review queue)")
+
+
+class OrganizationReviewItem(models.Model):
+    """Something about an organization that staff must decide, found by the merge: the legacy
+    data gives it more than one name, or it has no main user. The organization and its
+    people merge regardless; the item waits for the decision (one per organization and
+    kind, so reruns of the merge never open it twice)."""
+
+    class Kind(models.TextChoices):
+        NAME_CONFLICT = "name_conflict", _("Organization names disagree")
+        NO_MAIN_USER = "no_main_user", _("No main user")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
+
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        verbose_name=_("organization"),
+        on_delete=models.CASCADE,
+        related_name="legacy_review_items",
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    # NAME_CONFLICT: [{"name", "services": [codes], "accounts": n, "last_used": ISO or None}],
+    # most recently used first.
+    candidates = models.JSONField(_("names in the legacy data"), default=list, blank=True)
+    chosen_name = models.CharField(_("chosen name"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("organization review item")
+        verbose_name_plural = _("organization review items")
+        ordering = ["status", "kind", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "kind"], name="legacy_org_review_one_per_kind"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "kind"], name="legacy_org_review_status")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.get_kind_display()}"
 
 
 class ImportRun(models.Model):

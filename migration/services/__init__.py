@@ -3,7 +3,8 @@
 - import: `import_parse` (reading export files), `import_normalize` (one row -> a staging
   row), `import_stage` (streaming into the `LegacyAccount` staging table);
 - plan and review: `plan` (classification, the review queue, the dry-run report),
-  `review` (staff decisions on the queue);
+  `review` (staff decisions on the account queue), `org_review` (review items on
+  organizations: names that disagree, no main user);
 - apply: `apply` (batches and transactions), `apply_sql` (the set-based PostgreSQL steps),
   `apply_orm` (the same rules with the ORM, for other databases);
 - cut-over: `cutover`;
@@ -24,6 +25,7 @@ from .cutover import legacy_credentials_retire
 from .import_normalize import normalize_email
 from .import_stage import ImportResult, legacy_accounts_import
 from .lock import MSG_MIGRATION_RUNNING, migration_lock
+from .org_review import organization_main_user_appoint, organization_name_choose
 from .plan import legacy_merge_plan
 from .review import legacy_account_fix_email, legacy_accounts_drop
 from .shared_logins import shared_login_hand_over, shared_login_resolve, shared_mailbox_is
@@ -44,6 +46,8 @@ __all__ = [
     "legacy_merge_plan",
     "migration_lock",
     "normalize_email",
+    "organization_main_user_appoint",
+    "organization_name_choose",
     "shared_login_hand_over",
     "shared_login_resolve",
     "shared_mailbox_is",

@@ -19,7 +19,7 @@ from kernel.actors import actor_user
 from posti_accounts.audit import audit_event_record
 
 from ..models import MergePlan
-from . import apply_orm, apply_sql
+from . import apply_orm, apply_sql, org_review
 from .lock import migration_lock
 from .plan import accounts_classify, eligible_accounts, plan_report
 
@@ -39,14 +39,13 @@ def batch_committed(identities: int) -> None:
 
 
 def _use_sql() -> bool:
-    """The set-based apply runs on PostgreSQL unless `LEGACY_MERGE_SQL = False`, or a column
-    of the tables it inserts into has no value it knows (then the ORM path runs)."""
+    """PostgreSQL runs the set-based apply (unless `LEGACY_MERGE_SQL = False`, which the
+    parity test uses to run the ORM path there); other databases the ORM path. A column the
+    set-based path cannot fill raises `apply_sql.UnsupportedSchema` naming it: never a
+    silent switch to the other path."""
     if connection.vendor != "postgresql" or not getattr(settings, "LEGACY_MERGE_SQL", True):
         return False
-    try:
-        apply_sql.check_schema()
-    except apply_sql.UnsupportedSchema:
-        return False
+    apply_sql.check_schema()
     return True
 
 
@@ -126,6 +125,7 @@ def legacy_accounts_merge(*, actor=None, batch_size: int | None = None) -> Merge
             "organizations_created",
             "memberships_created",
             "accounts_merged",
+            "organization_reviews_opened",
         ],
         0,
     )
@@ -133,7 +133,9 @@ def legacy_accounts_merge(*, actor=None, batch_size: int | None = None) -> Merge
         if use_sql:
             apply_sql.merge_prepare()
         accounts_classify()
-        report = plan_report()
+        # Accounts only move from imported to merged below: the names stay the same.
+        name_conflicts = org_review.organization_name_conflicts()
+        report = plan_report(name_conflicts=name_conflicts)
         if use_sql:  # one statement: atomic by itself
             totals["organizations_created"] = apply_sql.organizations_create(actor=actor)
         else:
@@ -143,6 +145,10 @@ def legacy_accounts_merge(*, actor=None, batch_size: int | None = None) -> Merge
             _apply_parallel(actor, batch_size, workers, totals)
         else:
             _apply_sequential(actor, batch_size, use_sql, totals)
+        org_review.organization_reviews_settle()
+        totals["organization_reviews_opened"] = org_review.organization_reviews_open(
+            name_conflicts=name_conflicts, actor=actor
+        )
         with transaction.atomic():
             plan = MergePlan.objects.create(
                 created_by=actor_user(actor),

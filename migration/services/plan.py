@@ -3,8 +3,6 @@ apply would do (a dry run, stored as a `MergePlan`)."""
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
@@ -18,25 +16,24 @@ from organizations.models import Membership, Organization
 from posti_accounts.audit import audit_event_record
 from posti_accounts.models import User
 
-from ..models import LegacyAccount, MergePlan
+from ..models import LegacyAccount, MergePlan, OrganizationReviewItem
 from .lock import migration_lock
+from .org_review import organization_name_conflicts, organization_reviews_settle
 
 Reason = LegacyAccount.ConflictReason
+PlanWarning = LegacyAccount.PlanWarning
 State = LegacyAccount.State
-# Most important last: a later reason overwrites an earlier one on the same account.
+# Most important last: a later reason overwrites an earlier one on the same account. Each
+# is a property of the email alone, so the accounts of one person are in conflict together
+# or not at all (all or nothing per person). An organization's problem (names that
+# disagree, an invalid business ID, no main user) is never a reason: its people merge.
 _REASON_ORDER = [
-    Reason.ORGANIZATION_NAME_CONFLICT,
-    Reason.BUSINESS_ID_INVALID,
     Reason.SHARED_MAILBOX,
     Reason.EMAIL_INVALID,
     Reason.EMAIL_MISSING,
 ]
 REPORT_LIST_LIMIT = 1000
-NAME_MISMATCH = "name_mismatch"
-
-
-def _org_name_key(name: str) -> str:
-    return re.sub(r"[\W_]+", " ", name.casefold()).strip()
+NAME_MISMATCH = PlanWarning.NAME_MISMATCH.value
 
 
 def _open_accounts() -> QuerySet[LegacyAccount]:
@@ -49,49 +46,23 @@ def eligible_accounts() -> QuerySet[LegacyAccount]:
     return LegacyAccount.objects.filter(state=State.IMPORTED, is_active=True)
 
 
-def _conflicting_business_ids() -> list[str]:
-    names: dict[str, set[str]] = defaultdict(set)
-    rows = (
-        _open_accounts()
-        .filter(business_id_valid=True)
-        .exclude(business_id="")
-        .values_list("business_id", "organization_name")
-        .distinct()
-    )
-    for bid, name in rows.iterator(chunk_size=10000):
-        key = _org_name_key(name)
-        if key:
-            names[bid].add(key)
-    return sorted(bid for bid, keys in names.items() if len(keys) > 1)
-
-
-def _reason_filter(reason: str, conflicting_bids: list[str]) -> Q:
+def _reason_filter(reason: str) -> Q:
     if reason == Reason.EMAIL_MISSING:
         return Q(email="")
     if reason == Reason.EMAIL_INVALID:
         return Q(email_valid=False) & ~Q(email="")
-    if reason == Reason.SHARED_MAILBOX:
-        q = Q(pk__in=[])
-        for local in settings.SHARED_MAILBOX_LOCAL_PARTS:
-            q |= Q(email__startswith=f"{local.strip().lower()}@")
-        return q
-    if reason == Reason.BUSINESS_ID_INVALID:
-        return Q(business_id_valid=False) & ~Q(business_id="")
-    return Q(business_id__in=conflicting_bids)
+    q = Q(pk__in=[])
+    for local in settings.SHARED_MAILBOX_LOCAL_PARTS:
+        q |= Q(email__startswith=f"{local.strip().lower()}@")
+    return q
 
 
-# Above this many conflicting business IDs the classification falls back to one UPDATE per
-# reason, with the IDs in chunks (bounded parameter counts on every database).
-_ONE_PASS_MAX_BIDS = 20_000
-
-
-def _reason_expression(conflicting_bids: list[str]) -> Case:
+def _reason_expression() -> Case:
     """The conflict reason of an open account as SQL: the first matching rule in order of
-    importance (missing email, invalid email, shared mailbox, invalid business ID,
-    organization name conflict), '' when none matches."""
+    importance (missing email, invalid email, shared mailbox), '' when none matches."""
     return Case(
         *[
-            When(_reason_filter(reason, conflicting_bids), then=Value(str(reason)))
+            When(_reason_filter(reason), then=Value(str(reason)))
             for reason in reversed(_REASON_ORDER)
         ],
         default=Value(""),
@@ -113,32 +84,17 @@ def _name_mismatched(accounts: QuerySet[LegacyAccount]) -> QuerySet[LegacyAccoun
 def accounts_classify() -> None:
     """Recompute the conflict state of every open account; only rows whose classification
     changes are written."""
-    conflicting = _conflicting_business_ids()
     open_accounts = _open_accounts()
-    if len(conflicting) <= _ONE_PASS_MAX_BIDS:
-        reason = _reason_expression(conflicting)
-        state = Case(
-            When(Q(conflict_reason=""), then=Value(str(State.IMPORTED))),
-            default=Value(str(State.CONFLICT)),
-            output_field=CharField(),
-        )
-        # Two statements: the first sets the reasons that changed, the second makes every
-        # state agree with its reason (for the rows whose reason did not change too).
-        open_accounts.exclude(conflict_reason=reason).update(conflict_reason=reason)
-        open_accounts.exclude(state=state).update(state=state)
-    else:
-        open_accounts.filter(state=State.CONFLICT).update(state=State.IMPORTED, conflict_reason="")
-        for reason in _REASON_ORDER:
-            if reason == Reason.ORGANIZATION_NAME_CONFLICT:
-                for start in range(0, len(conflicting), 5000):
-                    chunk = conflicting[start : start + 5000]
-                    open_accounts.filter(business_id__in=chunk).update(
-                        state=State.CONFLICT, conflict_reason=reason
-                    )
-                continue
-            open_accounts.filter(_reason_filter(reason, conflicting)).update(
-                state=State.CONFLICT, conflict_reason=reason
-            )
+    reason = _reason_expression()
+    state = Case(
+        When(Q(conflict_reason=""), then=Value(str(State.IMPORTED))),
+        default=Value(str(State.CONFLICT)),
+        output_field=CharField(),
+    )
+    # Two statements: the first sets the reasons that changed, the second makes every
+    # state agree with its reason (for the rows whose reason did not change too).
+    open_accounts.exclude(conflict_reason=reason).update(conflict_reason=reason)
+    open_accounts.exclude(state=state).update(state=state)
 
     # Warning only: one email with different names (the most recently used name wins).
     # Not `CASE WHEN email IN (...)`: PostgreSQL runs an IN inside an expression as a
@@ -153,8 +109,9 @@ def accounts_classify() -> None:
     ).update(warning="")
 
 
-def plan_report() -> dict[str, Any]:
-    """What an apply of the classified accounts would create, join and leave for review."""
+def plan_report(*, name_conflicts: dict[str, list] | None = None) -> dict[str, Any]:
+    """What an apply of the classified accounts would create, join and leave for review
+    (`name_conflicts`: `organization_name_conflicts()`, when the caller has it already)."""
     eligible = eligible_accounts()
     emails = eligible.values("email").distinct()
     identities = emails.count()
@@ -192,6 +149,35 @@ def plan_report() -> dict[str, Any]:
         .order_by()
     )
     name_warnings = eligible.filter(warning=NAME_MISMATCH).values("email").distinct().count()
+    if name_conflicts is None:
+        name_conflicts = organization_name_conflicts()
+    unsettled = set(name_conflicts)
+    if unsettled:
+        unsettled -= set(
+            OrganizationReviewItem.objects.filter(
+                kind=OrganizationReviewItem.Kind.NAME_CONFLICT,
+                status=OrganizationReviewItem.Status.RESOLVED,
+                organization__business_id__in=list(unsettled),
+            ).values_list("organization__business_id", flat=True)
+        )
+    counts = eligible.aggregate(
+        accounts=Count("id"),
+        bid_invalid=Count("id", filter=Q(business_id_valid=False) & ~Q(business_id="")),
+    )
+    active_elsewhere = LegacyAccount.objects.filter(
+        email=OuterRef("email"),
+        is_active=True,
+        state__in=[State.IMPORTED, State.CONFLICT, State.MERGED],
+    )
+    inactive = LegacyAccount.objects.filter(
+        is_active=False, state__in=[State.IMPORTED, State.CONFLICT]
+    ).aggregate(
+        accounts=Count("id"),
+        # People whose every legacy account is inactive: reported, never created.
+        persons=Count(
+            "email", distinct=True, filter=Q(email_valid=True) & ~Exists(active_elsewhere)
+        ),
+    )
     return {
         "identities": identities,
         "identities_to_create": identities - existing_users,
@@ -200,13 +186,16 @@ def plan_report() -> dict[str, Any]:
         "organizations_existing": orgs_existing.count(),
         "memberships": memberships,
         "main_users": main_users,
-        "accounts_to_merge": eligible.count(),
+        "accounts_to_merge": counts["accounts"],
         "accounts_already_merged": LegacyAccount.objects.filter(state=State.MERGED).count(),
-        "accounts_inactive_skipped": LegacyAccount.objects.filter(
-            is_active=False, state__in=[State.IMPORTED, State.CONFLICT]
-        ).count(),
+        "accounts_inactive_skipped": inactive["accounts"],
+        "persons_only_inactive": inactive["persons"],
         "conflicts": {str(k): v for k, v in sorted(conflicts.items())},
-        "warnings": {NAME_MISMATCH: name_warnings},
+        "warnings": {
+            NAME_MISMATCH: name_warnings,
+            PlanWarning.ORGANIZATION_NAME_CONFLICT.value: len(unsettled),
+            PlanWarning.BUSINESS_ID_INVALID.value: counts["bid_invalid"],
+        },
         "organizations_without_main_user_count": len(without_main),
         "organizations_without_main_user": [
             {"business_id": bid, "name": name}
@@ -219,6 +208,7 @@ def legacy_merge_plan(*, actor=None) -> MergePlan:
     """Dry run: classify conflicts (the admin's review queue) and store the plan report."""
     with migration_lock():
         accounts_classify()
+        organization_reviews_settle()
         report = plan_report()
         with transaction.atomic():
             plan = MergePlan.objects.create(

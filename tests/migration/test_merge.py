@@ -1,9 +1,11 @@
+import json
+
 import pytest
 from allauth.account.models import EmailAddress
 from django.core.management import call_command
 
 from migration import services as migration_services
-from migration.models import LegacyAccount, MergePlan
+from migration.models import LegacyAccount, MergePlan, OrganizationReviewItem
 from migration.services import apply as merge_apply
 from migration.services import (
     legacy_accounts_import,
@@ -103,25 +105,29 @@ def test_plan_reports_identities_organizations_and_conflicts(legacy_data, capsys
     plan = MergePlan.objects.get()
     report = plan.report["plan"]
     assert not plan.applied
+    # Conflicts are about people only; an organization's problem holds nobody back.
     assert report["conflicts"] == {
         Reason.EMAIL_MISSING: 1,
         Reason.EMAIL_INVALID: 1,
         Reason.SHARED_MAILBOX: 1,
-        Reason.BUSINESS_ID_INVALID: 1,
-        Reason.ORGANIZATION_NAME_CONFLICT: 2,
     }
-    # matti (2 accounts), aino, consumer, olemassa
-    assert report["identities"] == 4
+    # matti (2 accounts), aino, bad.bid, consumer, erik, sanna, olemassa
+    assert report["identities"] == 7
     assert report["identities_joining_existing_users"] == 1
-    assert report["identities_to_create"] == 3
-    assert report["organizations_to_create"] == 1  # BID_A; BID_C is in conflict
-    assert report["memberships"] == 2
+    assert report["identities_to_create"] == 6
+    assert report["organizations_to_create"] == 2  # BID_A and BID_C (names disagree)
+    assert report["memberships"] == 4
     assert report["main_users"] == 1
-    assert report["warnings"] == {"name_mismatch": 1}
-    assert report["organizations_without_main_user"] == []
-    assert LegacyAccount.objects.get(username="sanna").conflict_reason == (
-        Reason.ORGANIZATION_NAME_CONFLICT
-    )
+    assert report["warnings"] == {
+        "name_mismatch": 1,
+        "organization_name_conflict": 1,
+        "business_id_invalid": 1,
+    }
+    assert report["organizations_without_main_user"] == [
+        {"business_id": BID_C, "name": "Toinen Nimi Oy"}
+    ]
+    sanna = LegacyAccount.objects.get(username="sanna")
+    assert (sanna.state, sanna.conflict_reason) == ("imported", "")
     assert not User.objects.filter(email="aino@example.fi").exists()  # dry run
 
 
@@ -147,13 +153,13 @@ def test_name_mismatch_warning_follows_the_data(service, service2, write_csv):
     _load(service, write_csv, [{"username": "a", "email": "x@example.fi", "first_name": "Anna"}])
     _load(service2, write_csv, [{"username": "b", "email": "x@example.fi", "first_name": "Anni"}])
     _load(service, write_csv, [{"username": "c", "email": "y@example.fi", "first_name": "Ville"}])
-    assert legacy_merge_plan().report["plan"]["warnings"] == {"name_mismatch": 1}
+    assert legacy_merge_plan().report["plan"]["warnings"]["name_mismatch"] == 1
     assert set(
         LegacyAccount.objects.filter(warning="name_mismatch").values_list("username", flat=True)
     ) == {"a", "b"}
 
     _load(service2, write_csv, [{"username": "b", "email": "x@example.fi", "first_name": "Anna"}])
-    assert legacy_merge_plan().report["plan"]["warnings"] == {"name_mismatch": 0}
+    assert legacy_merge_plan().report["plan"]["warnings"]["name_mismatch"] == 0
     assert not LegacyAccount.objects.exclude(warning="").exists()
 
 
@@ -185,13 +191,13 @@ def test_apply_creates_users_orgs_and_pending_memberships(legacy_data, service, 
     existing = user_create(email="olemassa@example.fi", password="x" * 20, email_verified=True)
     plan = legacy_accounts_merge()
     applied = plan.report["applied"]
-    assert applied["users_created"] == 3 and applied["users_linked"] == 1
+    assert applied["users_created"] == 6 and applied["users_linked"] == 1
     matti = User.objects.get(email="matti.virtanen@example.fi")
     assert (matti.first_name, matti.last_name) == ("Matti J.", "Virtanen")  # most recent wins
     assert matti.requires_verify_email and matti.requires_update_password
     assert not matti.has_usable_password()
     assert EmailAddress.objects.get(user=matti).verified is False
-    assert EmailAddress.objects.filter(user__legacy_accounts__isnull=False).distinct().count() == 4
+    assert EmailAddress.objects.filter(user__legacy_accounts__isnull=False).distinct().count() == 7
     org = Organization.objects.get(business_id=BID_A)
     assert org.name == "Kuljetus Oy"
     membership = Membership.objects.get(user=matti, organization=org)
@@ -209,7 +215,7 @@ def test_apply_creates_users_orgs_and_pending_memberships(legacy_data, service, 
     assert existing.requires_update_password and not existing.requires_verify_email
     assert LegacyAccount.objects.get(username="existing").user == existing
     assert not LegacyAccount.objects.filter(state="conflict", user__isnull=False).exists()
-    assert AuditEvent.objects.filter(action="legacy.merged").count() == 4
+    assert AuditEvent.objects.filter(action="legacy.merged").count() == 7
 
 
 def test_deleting_a_merged_user_unlinks_their_legacy_accounts(legacy_data):
@@ -306,8 +312,8 @@ def test_interrupted_merge_leaves_whole_identities_and_resumes(legacy_data, monk
     legacy_accounts_merge(batch_size=1)
     resumed = _snapshot()
     assert LegacyAccount.objects.filter(state="imported").count() == 0
-    assert User.objects.count() == 4
-    assert len(resumed[2]) == 2  # the two memberships of BID_A
+    assert User.objects.count() == 7
+    assert len(resumed[2]) == 4  # the two memberships of BID_A and of BID_C
 
 
 def test_merge_uses_bounded_queries(service, write_csv, django_assert_max_num_queries):
@@ -405,7 +411,17 @@ def _full_snapshot():
                 + ((e.organization.business_id,) if e.organization else (None,))
                 + (e.details.get("user_created"), sorted(e.details.get("accounts", [])))
             )
-            for e in AuditEvent.objects.filter(action__in=["legacy.merged", "organization.created"])
+            for e in AuditEvent.objects.filter(
+                action__in=[
+                    "legacy.merged",
+                    "organization.created",
+                    "legacy.organization_review_opened",
+                ]
+            )
+        ),
+        sorted(
+            (i.organization.business_id, i.kind, i.status, json.dumps(i.candidates))
+            for i in OrganizationReviewItem.objects.select_related("organization")
         ),
     )
 
@@ -440,7 +456,7 @@ def test_set_based_merge_matches_orm_merge(legacy_data, settings):
             pass
     assert results[True] == results[False]
     first, second, snapshot = results[True]
-    assert first["users_created"] == 4 and first["users_linked"] == 2
+    assert first["users_created"] == 5 and first["users_linked"] == 2
     assert first["memberships_created"] == 3 and second["accounts_merged"] == 0
     existing.refresh_from_db()
     assert not existing.requires_update_password  # rolled back
