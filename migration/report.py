@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -68,7 +68,7 @@ _PEOPLE = [
         _("Inactive legacy accounts (no access, no membership)"),
         lambda: _accounts(is_active__exact="0"),
     ),
-    ("persons_inactive_only", _("Persons with inactive accounts only (not created)"), None),
+    ("persons_only_inactive", _("Persons with inactive accounts only (not created)"), None),
 ]
 _ORGANIZATIONS = [
     ("organizations_to_create", _("Organizations to create"), None),
@@ -91,11 +91,33 @@ _APPLIED = [
 ]
 WARNING_LABELS = {
     "name_mismatch": _("One email address with different names (the latest name is used)"),
+    "organization_name_conflict": _(
+        "One business ID with different organization names (the latest name is used)"
+    ),
+    "business_id_invalid": _("Invalid business ID (the person merges without the organization)"),
+}
+
+
+def _review_items(**lookups: str) -> str:
+    """The organization review items (names that disagree, no main user), if their admin
+    list exists."""
+    try:
+        url = reverse("admin:migration_organizationreviewitem_changelist")
+    except NoReverseMatch:
+        return ""
+    return url + "?" + urlencode(lookups)
+
+
+# The admin list behind each warning (the affected accounts or organizations).
+_WARNING_LINKS = {
+    "name_mismatch": lambda: _accounts(warning="name_mismatch"),
+    "organization_name_conflict": lambda: _review_items(kind="name_conflict", status="open"),
+    "business_id_invalid": lambda: _accounts(business_id_valid__exact="0"),
 }
 # Lists of the report shown under a section, with their section and item fields.
 _LISTS = {
     "organizations_without_main_user": ("organizations", _("Organizations needing a main user")),
-    "persons_inactive_only": ("people", _("Persons with inactive accounts only")),
+    "persons_only_inactive_list": ("people", _("Persons with inactive accounts only")),
 }
 
 
@@ -150,7 +172,7 @@ def plan_sections(report: dict[str, Any]) -> list[PlanSection]:
                 f"warnings.{name}",
                 WARNING_LABELS.get(name, name),
                 count,
-                _accounts(warning=name),
+                _WARNING_LINKS.get(name, lambda name=name: _accounts(warning=name))(),
             )
             for name, count in sorted(plan.get("warnings", {}).items())
         ],

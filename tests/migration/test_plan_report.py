@@ -7,6 +7,7 @@ import re
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
 
 from migration import report as plan_report
 from migration.models import LegacyAccount, MergePlan
@@ -132,3 +133,19 @@ def test_applied_merge_prints_what_was_done(plan_data, capsys):
     assert "Merge applied" in out
     assert _value(out, "Accounts merged") == "3"
     assert MergePlan.objects.get().applied
+
+
+def test_warnings_link_to_what_they_are_about():
+    report = {
+        "plan": {
+            "persons_only_inactive": 4,
+            "warnings": {"business_id_invalid": 2, "name_mismatch": 1},
+        }
+    }
+    rows = {row.key: row for s in plan_report.plan_sections(report) for row in s.rows}
+    assert rows["persons_only_inactive"].value == 4
+    accounts = reverse("admin:migration_legacyaccount_changelist")
+    assert rows["warnings.business_id_invalid"].url == f"{accounts}?business_id_valid__exact=0"
+    assert rows["warnings.name_mismatch"].url == f"{accounts}?warning=name_mismatch"
+    with translation.override("fi"):
+        assert "Virheellinen Y-tunnus" in str(rows["warnings.business_id_invalid"].label)
