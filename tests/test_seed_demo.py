@@ -98,3 +98,17 @@ def test_seed_demo_merge_is_idempotent():
     assert counts[1] >= 3
     call_command("seed_demo", stdout=StringIO())
     assert (User.objects.count(), LegacyAccount.objects.filter(state="merged").count()) == counts
+
+
+@pytest.mark.django_db
+def test_demo_main_user_finds_the_shared_login_of_the_organization(client):
+    from organizations.models import Organization
+
+    call_command("seed_demo", stdout=StringIO())
+    organization = Organization.objects.get(business_id="2345678-0")
+    client.force_login(User.objects.get(email="paakayttaja@example.fi"))
+    url = reverse("migration:shared_logins", kwargs={"organization_id": organization.pk})
+    detail = client.get(reverse("organizations:detail", args=[organization.pk]))
+    assert f'href="{url}"' in detail.content.decode()
+    page = client.get(url)
+    assert page.status_code == 200 and "info_lahetys" in page.content.decode()
