@@ -267,3 +267,26 @@ def test_page_queries_do_not_grow_with_the_number_of_shared_logins(
         == 5
     )
     assert count() == one
+
+
+def test_the_plan_and_shared_mailbox_is_agree(service2, write_csv):
+    emails = [
+        "info@a.fi",
+        "info.x@a.fi",
+        "xinfo@a.fi",
+        "info+tilaus@a.fi",
+        " Toimisto@B.fi",
+        "MYYNTI@c.fi",
+        "admin@d.fi",
+        "administrator@d.fi",
+        "noreply@e.fi",
+    ]
+    rows = [{"username": f"u{n}", "email": e} for n, e in enumerate(emails)]
+    legacy_accounts_import(service_code=service2.code, path=write_csv(rows), start_wrap=False)
+    legacy_merge_plan()
+    accounts = LegacyAccount.objects.filter(service=service2)
+    assert accounts.count() == len(emails)
+    for account in accounts:
+        flagged = account.conflict_reason == Reason.SHARED_MAILBOX
+        assert flagged == shared_mailbox_is(account.email), account.email
+    assert accounts.filter(conflict_reason=Reason.SHARED_MAILBOX).count() == 5
