@@ -182,12 +182,18 @@ class LegacyConflictAdmin(LegacyAccountAdmin):
         "organization_name",
         "conflict_reason",
         "last_login",
+        "handed_over",
     ]
     list_filter = ["conflict_reason", "service"]
+    list_select_related = ["service", "handover"]
     actions = [drop_accounts, shared_logins_hand_over]
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(state=LegacyAccount.State.CONFLICT)
+
+    @admin.display(description=_("handed to the main users"), boolean=True)
+    def handed_over(self, obj) -> bool:
+        return hasattr(obj, "handover")
 
 
 @admin.register(MergePlan)

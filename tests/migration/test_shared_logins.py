@@ -117,6 +117,11 @@ def test_staff_hand_a_shared_login_to_the_main_user_in_the_admin(legacy, main_us
     assert event.actor == staff and event.organization == organization
     # One handed over; two refused (no organization with a main user / not a shared login).
     assert len(list(response.context["messages"])) == 2
+    listed = {a.username: a for a in response.context["cl"].result_list}
+    admin = response.context["cl"].model_admin
+    assert admin.handed_over(listed["info_kuljetus"]) and not admin.handed_over(
+        listed["toimisto_x"]
+    )
     # Again: nothing new.
     result = shared_login_hand_over(account_ids=ids, actor=staff)
     assert (result.handed, result.already, result.refused) == (0, 1, 2)
