@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 from kernel.errors import ApplicationError
 
 from . import services
+from .admin_reviews import OrganizationReviewItemAdmin  # noqa: F401 - registers it
 from .models import (
     ImportRowError,
     ImportRun,

@@ -5,8 +5,8 @@ created or joined, while its people merge regardless.
   organization is created under the most recently used name; staff see every name with its
   services and last use and choose one (`organization_name_choose`, audited).
 - `no_main_user`: nobody was a main user in the legacy data. Staff appoint one
-  (`organization_main_user_appoint`); the item also closes by itself at the next plan or
-  apply once the organization has a main user some other way.
+  (`organization_main_user_appoint`); the item also closes by itself at the next apply
+  once the organization has a main user some other way.
 
 One item per organization and kind (a database constraint), so reruns never open it twice.
 """

@@ -18,7 +18,7 @@ from posti_accounts.models import User
 
 from ..models import LegacyAccount, MergePlan, OrganizationReviewItem
 from .lock import migration_lock
-from .org_review import organization_name_conflicts, organization_reviews_settle
+from .org_review import organization_name_conflicts
 
 Reason = LegacyAccount.ConflictReason
 PlanWarning = LegacyAccount.PlanWarning
@@ -208,7 +208,6 @@ def legacy_merge_plan(*, actor=None) -> MergePlan:
     """Dry run: classify conflicts (the admin's review queue) and store the plan report."""
     with migration_lock():
         accounts_classify()
-        organization_reviews_settle()
         report = plan_report()
         with transaction.atomic():
             plan = MergePlan.objects.create(

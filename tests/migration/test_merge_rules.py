@@ -313,7 +313,9 @@ def test_no_main_user_item_closes_when_one_is_appointed_elsewhere(service, write
     org = Organization.objects.get(business_id=BID_B)
     staff = user_create(email="paakayttaja@ilman.fi", email_verified=True)
     main_user_appoint(organization=org, user=staff, actor=user)
-    legacy_merge_plan()
+    legacy_merge_plan()  # a dry run changes no item
+    assert OrganizationReviewItem.objects.get(organization=org).status == "open"
+    legacy_accounts_merge()
     item = OrganizationReviewItem.objects.get(organization=org)
     assert item.status == OrganizationReviewItem.Status.RESOLVED
     assert item.resolved_by is None
@@ -346,3 +348,44 @@ def test_the_orm_path_never_checks_the_sql_schema(service, write_csv, monkeypatc
     monkeypatch.delitem(apply_sql._EMAIL_GIVEN, "user")
     legacy_accounts_merge()
     assert User.objects.filter(email="a@example.fi").exists()
+
+
+def test_admin_staff_choose_the_name_on_the_review_item(
+    service, service2, write_csv, admin_client, admin_user, settings
+):
+    from django.urls import reverse
+
+    settings.ADMIN_REQUIRE_2FA = False
+    item = _renamed_org(service, service2, write_csv)
+    listing = admin_client.get(reverse("admin:migration_organizationreviewitem_changelist"))
+    assert listing.status_code == 200 and "Uusi Oy" in listing.content.decode()
+    url = reverse("admin:migration_organizationreviewitem_change", args=[item.pk])
+    page = admin_client.get(url).content.decode()
+    assert "Vanha Oy" in page and "Uusi Oy" in page and service.code in page
+    response = admin_client.post(url, {"chosen": "Vanha Oy"})
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.organization.name == "Vanha Oy" and item.resolved_by == admin_user
+    assert item.status == OrganizationReviewItem.Status.RESOLVED
+
+
+def test_admin_staff_appoint_the_main_user_on_the_review_item(
+    service, write_csv, admin_client, admin_user, settings
+):
+    from django.urls import reverse
+
+    settings.ADMIN_REQUIRE_2FA = False
+    _load(
+        service,
+        write_csv,
+        [{"username": "a", "email": "a@ilman.fi", "business_id": BID_B, "organization_name": "I"}],
+    )
+    legacy_accounts_merge()
+    item = OrganizationReviewItem.objects.get(kind=Kind.NO_MAIN_USER)
+    member = User.objects.get(email="a@ilman.fi")
+    url = reverse("admin:migration_organizationreviewitem_change", args=[item.pk])
+    assert "a@ilman.fi" in admin_client.get(url).content.decode()
+    assert admin_client.post(url, {"main_user": member.pk}).status_code == 302
+    item.refresh_from_db()
+    assert item.status == OrganizationReviewItem.Status.RESOLVED
+    assert Membership.objects.get(user=member).role == Membership.Role.MAIN_USER

@@ -26,9 +26,10 @@ from django.urls import URLPattern, reverse
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 
+from migration.models import OrganizationReviewItem
 from notifications.models import Campaign, Delivery
 from notifications.services import campaign_create
-from organizations.models import EService
+from organizations.models import EService, Organization
 from posti_accounts.models import User, UserSession
 from sso.services import relying_party_register
 from tests.factories import UserFactory
@@ -141,6 +142,10 @@ def _fill_every_registered_model() -> None:
     )
     RefreshToken.objects.create(
         user=someone, application=app, token=secrets.token_urlsafe(20), access_token=access
+    )
+    OrganizationReviewItem.objects.get_or_create(
+        organization=Organization.objects.order_by("pk").first(),
+        kind=OrganizationReviewItem.Kind.NO_MAIN_USER,
     )
     empty = [m._meta.label for m in REGISTERED if not m._default_manager.exists()]
     assert not empty, f"no row to look at for {empty}"
