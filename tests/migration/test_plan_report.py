@@ -139,7 +139,11 @@ def test_warnings_link_to_what_they_are_about():
     report = {
         "plan": {
             "persons_only_inactive": 4,
-            "warnings": {"business_id_invalid": 2, "name_mismatch": 1},
+            "warnings": {
+                "business_id_invalid": 2,
+                "name_mismatch": 1,
+                "organization_name_conflict": 3,
+            },
         }
     }
     rows = {row.key: row for s in plan_report.plan_sections(report) for row in s.rows}
@@ -147,5 +151,9 @@ def test_warnings_link_to_what_they_are_about():
     accounts = reverse("admin:migration_legacyaccount_changelist")
     assert rows["warnings.business_id_invalid"].url == f"{accounts}?business_id_valid__exact=0"
     assert rows["warnings.name_mismatch"].url == f"{accounts}?warning=name_mismatch"
+    reviews = reverse("admin:migration_organizationreviewitem_changelist")
+    assert rows["warnings.organization_name_conflict"].url == (
+        f"{reviews}?kind=name_conflict&status=open"
+    )
     with translation.override("fi"):
         assert "Virheellinen Y-tunnus" in str(rows["warnings.business_id_invalid"].label)
