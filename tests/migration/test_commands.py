@@ -95,6 +95,7 @@ def test_retire_and_wrap_commands_speak_the_language(service, capsys):
     assert "Käytöstä poistettiin 0 vanhaa tunnusta" in capsys.readouterr().out
     with pytest.raises(CommandError) as excinfo:
         call_command("retire_legacy_credentials", "--service", "nope", "--language", "sv")
-    assert "Okänd kod för e-tjänst" in str(excinfo.value)
+    assert "Okänd kod för e-tjänst ”nope”" in str(excinfo.value)
+    assert "Befintliga koder: lahetykset." in str(excinfo.value)
     call_command("wrap_legacy_hashes", "--language", "sv")
     assert "0" in capsys.readouterr().out

@@ -9,7 +9,21 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from migration.selectors import eservice_codes
+
+
+def unknown_service_message(code: str) -> str:
+    """An unknown e-service code, and the codes that exist."""
+    codes = eservice_codes()
+    existing = (
+        gettext("The existing codes: %(codes)s.") % {"codes": ", ".join(codes)}
+        if codes
+        else gettext("There are no e-services yet.")
+    )
+    return gettext("Unknown e-service code “%(code)s”.") % {"code": code} + " " + existing
 
 
 class MigrationCommand(BaseCommand):

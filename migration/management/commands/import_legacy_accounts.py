@@ -16,7 +16,7 @@ from migration.selectors import eservice_codes
 from migration.services import legacy_accounts_import
 from organizations.services import eservice_create
 
-from ._base import MigrationCommand
+from ._base import MigrationCommand, unknown_service_message
 
 SHOWN_PROBLEMS = 50
 _COUNTS = [
@@ -46,7 +46,12 @@ class Command(MigrationCommand):
             default=None,
             help=gettext_lazy("add the e-service with this display name if the code is new"),
         )
-        parser.add_argument("--format", choices=["csv", "jsonl"], default=None)
+        parser.add_argument(
+            "--format",
+            choices=["csv", "jsonl"],
+            default=None,
+            help=gettext_lazy("file format (default: by the file name)"),
+        )
         parser.add_argument(
             "--encoding", default=None, help=gettext_lazy("e.g. cp1252 (default UTF-8)")
         )
@@ -64,7 +69,7 @@ class Command(MigrationCommand):
         if sys.stderr.isatty() and options["verbosity"] > 0:
             from tqdm import tqdm
 
-            bar = tqdm(unit=" rows", unit_scale=True, file=sys.stderr)
+            bar = tqdm(unit=" " + _("rows"), unit_scale=True, file=sys.stderr)
         try:
             result = legacy_accounts_import(
                 service_code=code,
@@ -102,16 +107,9 @@ class Command(MigrationCommand):
 
     @staticmethod
     def _unknown_service(code: str) -> str:
-        codes = eservice_codes()
-        existing = (
-            _("The existing codes: %(codes)s.") % {"codes": ", ".join(codes)}
-            if codes
-            else _("There are no e-services yet.")
-        )
         return " ".join(
             [
-                _("Unknown e-service code “%(code)s”.") % {"code": code},
-                existing,
+                unknown_service_message(code),
                 _(
                     "Add the e-service in the admin (Organizations → E-services → Add), or "
                     'run the import again with --create-service "Display name".'

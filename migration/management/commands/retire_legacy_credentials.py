@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from kernel.errors import ApplicationError
 from migration.services import legacy_credentials_retire
 
-from ._base import MigrationCommand
+from ._base import MigrationCommand, unknown_service_message
 
 
 class Command(MigrationCommand):
@@ -21,6 +21,8 @@ class Command(MigrationCommand):
         try:
             count = legacy_credentials_retire(service_code=options["service"])
         except ApplicationError as exc:
+            if exc.code == "unknown_service":
+                raise CommandError(unknown_service_message(options["service"])) from exc
             raise CommandError(str(exc.message)) from exc
         self.stdout.write(
             ngettext(
