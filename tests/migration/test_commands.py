@@ -99,3 +99,16 @@ def test_retire_and_wrap_commands_speak_the_language(service, capsys):
     assert "Befintliga koder: lahetykset." in str(excinfo.value)
     call_command("wrap_legacy_hashes", "--language", "sv")
     assert "0" in capsys.readouterr().out
+
+
+def test_help_speaks_the_language_given_on_the_command_line(capsys):
+    from django.core.management import ManagementUtility
+
+    with pytest.raises(SystemExit):
+        ManagementUtility(
+            ["manage.py", "import_legacy_accounts", "--help", "--language", "sv"]
+        ).execute()
+    assert "koden för e-tjänsten som filen kommer från" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        ManagementUtility(["manage.py", "import_legacy_accounts", "--help"]).execute()
+    assert "asiointipalvelun koodi, josta tiedosto on viety" in capsys.readouterr().out

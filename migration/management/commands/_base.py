@@ -10,7 +10,6 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 
 from migration.selectors import eservice_codes
 
@@ -26,16 +25,37 @@ def unknown_service_message(code: str) -> str:
     return gettext("Unknown e-service code “%(code)s”.") % {"code": code} + " " + existing
 
 
+def _language_in(args: list[str]) -> str | None:
+    known = {code for code, _name in settings.LANGUAGES}
+    for n, arg in enumerate(args):
+        value = None
+        if arg == "--language" and n + 1 < len(args):
+            value = args[n + 1]
+        elif arg.startswith("--language="):
+            value = arg.partition("=")[2]
+        if value in known:
+            return value
+    return None
+
+
 class MigrationCommand(BaseCommand):
     def create_parser(self, prog_name, subcommand, **kwargs):
+        # argparse formats plain strings only: the texts are translated here, in the
+        # language active while the parser is made (see run_from_argv).
+        self.help = str(type(self).help)
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.add_argument(
             "--language",
             choices=[code for code, _name in settings.LANGUAGES],
             default=None,
-            help=_("language of the messages (default: the LANGUAGE_CODE setting)"),
+            help=gettext("language of the messages (default: the LANGUAGE_CODE setting)"),
         )
         return parser
+
+    def run_from_argv(self, argv):
+        """From the shell: `--help` and argument errors also speak the chosen language."""
+        with translation.override(_language_in(argv[2:]) or settings.LANGUAGE_CODE):
+            return super().run_from_argv(argv)
 
     def execute(self, *args, **options):
         language = options.get("language") or settings.LANGUAGE_CODE

@@ -37,28 +37,24 @@ class Command(MigrationCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file")
-        parser.add_argument(
-            "--service", required=True, help=gettext_lazy("e-service code the export is from")
-        )
+        parser.add_argument("--service", required=True, help=_("e-service code the export is from"))
         parser.add_argument(
             "--create-service",
             metavar="NAME",
             default=None,
-            help=gettext_lazy("add the e-service with this display name if the code is new"),
+            help=_("add the e-service with this display name if the code is new"),
         )
         parser.add_argument(
             "--format",
             choices=["csv", "jsonl"],
             default=None,
-            help=gettext_lazy("file format (default: by the file name)"),
+            help=_("file format (default: by the file name)"),
         )
-        parser.add_argument(
-            "--encoding", default=None, help=gettext_lazy("e.g. cp1252 (default UTF-8)")
-        )
+        parser.add_argument("--encoding", default=None, help=_("e.g. cp1252 (default UTF-8)"))
         parser.add_argument(
             "--no-wrap",
             action="store_true",
-            help=gettext_lazy("do not start the hash-wrapping job"),
+            help=_("do not start the hash-wrapping job"),
         )
 
     def handle(self, *args, **options):

@@ -19,14 +19,12 @@ class Command(MigrationCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--dry-run", action="store_true", help=gettext_lazy("only plan and report")
-        )
+        parser.add_argument("--dry-run", action="store_true", help=_("only plan and report"))
         parser.add_argument(
             "--batch-size",
             type=int,
             default=None,
-            help=gettext_lazy("identities per transaction (default: the setting)"),
+            help=_("identities per transaction (default: the setting)"),
         )
 
     def handle(self, *args, **options):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from kernel.errors import ApplicationError
@@ -15,7 +16,7 @@ class Command(MigrationCommand):
     help = gettext_lazy("Cut-over: the old usernames and passwords of one e-service stop working.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--service", required=True, help=gettext_lazy("e-service code"))
+        parser.add_argument("--service", required=True, help=_("e-service code"))
 
     def handle(self, *args, **options):
         try:
