@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("profile/", include("posti_accounts.urls")),
     path("organizations/", include("organizations.urls")),
+    path("organizations/", include("migration.urls")),
     path("n/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),

@@ -6,20 +6,27 @@ from every form and list.
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from kernel.errors import ApplicationError
 
 from . import services
 from .admin_reviews import OrganizationReviewItemAdmin  # noqa: F401 - registers it
-from .models import ImportRowError, ImportRun, LegacyAccount, LegacyConflict, MergePlan
+from .models import (
+    ImportRowError,
+    ImportRun,
+    LegacyAccount,
+    LegacyConflict,
+    MergePlan,
+    SharedLoginHandover,
+)
+from .report import plan_sections
 
 _SECRET_FIELDS = ["password_hash", "hash_salt", "row_digest"]
 _REVIEWABLE = (LegacyAccount.State.IMPORTED, LegacyAccount.State.CONFLICT)
@@ -72,6 +79,35 @@ def drop_accounts(modeladmin, request: HttpRequest, queryset):
         account_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
     )
     modeladmin.message_user(request, _("%(count)d legacy accounts dropped.") % {"count": count})
+
+
+@admin.action(
+    description=_("Hand shared logins to the organization's main user"), permissions=["change"]
+)
+def shared_logins_hand_over(modeladmin, request: HttpRequest, queryset):
+    result = services.shared_login_hand_over(
+        account_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+    )
+    modeladmin.message_user(
+        request,
+        ngettext(
+            "%(count)d shared login handed to the main users of its organization.",
+            "%(count)d shared logins handed to the main users of their organizations.",
+            result.handed,
+        )
+        % {"count": result.handed},
+        messages.SUCCESS,
+    )
+    if result.already or result.refused:
+        modeladmin.message_user(
+            request,
+            _(
+                "Not handed over: %(already)d already handed, %(refused)d not a shared login "
+                "in the review queue or its organization has no main user yet."
+            )
+            % {"already": result.already, "refused": result.refused},
+            messages.WARNING,
+        )
 
 
 @admin.register(LegacyAccount)
@@ -147,17 +183,24 @@ class LegacyConflictAdmin(LegacyAccountAdmin):
         "organization_name",
         "conflict_reason",
         "last_login",
+        "handed_over",
     ]
     list_filter = ["conflict_reason", "service"]
+    list_select_related = ["service", "handover"]
+    actions = [drop_accounts, shared_logins_hand_over]
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(state=LegacyAccount.State.CONFLICT)
+
+    @admin.display(description=_("handed to the main users"), boolean=True)
+    def handed_over(self, obj) -> bool:
+        return hasattr(obj, "handover")
 
 
 @admin.register(MergePlan)
 class MergePlanAdmin(admin.ModelAdmin):
     list_display = ["created_at", "applied", "created_by", "identities", "conflicts"]
-    fields = ["created_at", "applied", "created_by", "finished_at", "report_pretty"]
+    fields = ["created_at", "applied", "created_by", "finished_at", "report_table"]
     readonly_fields = fields
     change_list_template = "migration/admin/mergeplan_change_list.html"
 
@@ -170,8 +213,10 @@ class MergePlanAdmin(admin.ModelAdmin):
         return sum(obj.report.get("plan", {}).get("conflicts", {}).values())
 
     @admin.display(description=_("report"))
-    def report_pretty(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.report, indent=2, ensure_ascii=False))
+    def report_table(self, obj):
+        return render_to_string(
+            "migration/admin/_plan_report.html", {"sections": plan_sections(obj.report)}
+        )
 
     def has_add_permission(self, request):
         return False
@@ -194,3 +239,17 @@ class MergePlanAdmin(admin.ModelAdmin):
                     reverse("admin:migration_mergeplan_change", args=[plan.pk])
                 )
         return HttpResponseRedirect(reverse("admin:migration_mergeplan_changelist"))
+
+
+@admin.register(SharedLoginHandover)
+class SharedLoginHandoverAdmin(admin.ModelAdmin):
+    list_display = ["account", "organization", "handed_at", "handed_by", "closed_at", "invited"]
+    list_filter = ["closed_at"]
+    list_select_related = ["account", "organization", "handed_by"]
+    raw_id_fields = ["account", "organization"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in SharedLoginHandover._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

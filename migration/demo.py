@@ -1,7 +1,9 @@
-"""Demo data: a small legacy data set from three e-services, imported and planned.
+"""Demo data: a small legacy data set from three e-services, imported and merged.
 
 Called by `seed_demo`. Idempotent: a second call re-imports the same rows (nothing changes)
-and makes a fresh plan. Demo passwords: every legacy account's password is `vanha-salasana-1`.
+and merges again (nothing is left to merge). Every legacy account's password is
+`vanha-salasana-1`: a migrated person logs in with their email and that password, verifies
+the email, is made to set a new password, and sees the old usernames on Omat tiedot.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from passlib import hash as ph
 
 from organizations.models import EService
 
-from .services import legacy_accounts_import, legacy_merge_plan
+from .models import LegacyAccount, SharedLoginHandover
+from .services import legacy_accounts_import, legacy_accounts_merge, shared_login_hand_over
 
 DEMO_PASSWORD = "vanha-salasana-1"
 
@@ -196,10 +199,46 @@ def seed(*, stdout) -> None:
                 f"legacy {code}: {run.rows_created} created, {run.rows_updated} updated, "
                 f"{run.rows_unchanged} unchanged\n"
             )
-    plan = legacy_merge_plan()
-    report = plan.report["plan"]
+    report = legacy_accounts_merge().report
     stdout.write(
-        f"legacy merge plan: {report['identities']} identities, "
-        f"{sum(report['conflicts'].values())} conflicts "
-        f"(legacy password of every demo account: {DEMO_PASSWORD})\n"
+        f"legacy merge applied: {report['plan']['identities']} identities, "
+        f"{sum(report['plan']['conflicts'].values())} conflicts in the review queue\n"
     )
+    _migrated_logins(stdout)
+    _shared_logins_hand_over(stdout)
+
+
+def _migrated_logins(stdout) -> None:
+    """The migrated demo people: email, the old password, and their merged old usernames."""
+    merged: dict[str, list[str]] = {}
+    rows = (
+        LegacyAccount.objects.filter(state=LegacyAccount.State.MERGED, service__code__in=SERVICES)
+        .order_by("user__email", "service__code")
+        .values_list("user__email", "username")
+    )
+    for email, username in rows:
+        merged.setdefault(email, []).append(username)
+    for email, usernames in merged.items():
+        stdout.write(
+            f"  {email:40} {DEMO_PASSWORD}  migrated (old password; old usernames: "
+            f"{', '.join(usernames)})"
+        )
+
+
+def _shared_logins_hand_over(stdout) -> None:
+    """The demo's shared mailbox login goes to the main users of its organization (the
+    organizations demo made them), who find it under the organization's Shared logins."""
+    shared = LegacyAccount.objects.filter(
+        service__code__in=SERVICES,
+        state=LegacyAccount.State.CONFLICT,
+        conflict_reason=LegacyAccount.ConflictReason.SHARED_MAILBOX,
+    )
+    shared_login_hand_over(account_ids=list(shared.values_list("pk", flat=True)), actor=None)
+    for handover in SharedLoginHandover.objects.filter(
+        account__service__code__in=SERVICES, closed_at__isnull=True
+    ).select_related("account", "organization"):
+        stdout.write(
+            f"  shared login {handover.account.username} handed to the main users of "
+            f"{handover.organization.name}: /organizations/{handover.organization_id}/"
+            "shared-logins/"
+        )

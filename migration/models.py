@@ -310,3 +310,40 @@ class MigrationLock(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SharedLoginHandover(models.Model):
+    """A shared mailbox login (info@, toimisto@, ...) handed by staff to the main users of
+    its organization, who invite the real persons behind it; closed when they have (the
+    legacy account is then dropped from the migration). A shared login never becomes a
+    personal identity."""
+
+    account = models.OneToOneField(
+        LegacyAccount,
+        verbose_name=_("legacy account"),
+        on_delete=models.CASCADE,
+        related_name="handover",
+    )
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        verbose_name=_("organization"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    handed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    handed_at = models.DateTimeField(_("handed over at"), default=timezone.now)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    invited = models.PositiveIntegerField(_("persons invited"), default=0)
+
+    class Meta:
+        verbose_name = _("shared login handed to a main user")
+        verbose_name_plural = _("shared logins handed to main users")
+        ordering = ["-handed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.account} -> {self.organization_id}"

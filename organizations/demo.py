@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
+from posti_accounts.demo import DEMO_PASSWORD, demo_user_ensure
 from posti_accounts.models import User
-from posti_accounts.services import user_create
 
 from . import services
 from .models import EService, Invitation, Membership, Organization
 
-DEMO_PASSWORD = "Demo-salasana-2026"  # noqa: S105 - printed on purpose for the demo
+__all__ = ["DEMO_PASSWORD", "seed"]
 
 DEMO_SERVICES = [
     # code, fi, sv, en
@@ -72,17 +72,9 @@ def _services() -> None:
 def _people(stdout) -> dict[str, User]:
     people: dict[str, User] = {}
     for email, first, last, language in DEMO_PEOPLE:
-        user = User.objects.filter(email=email).first()
-        if user is None:
-            user = user_create(
-                email=email,
-                password=DEMO_PASSWORD,
-                first_name=first,
-                last_name=last,
-                preferred_language=language,
-                email_verified=True,
-            )
-        people[email] = user
+        people[email] = demo_user_ensure(
+            email=email, first_name=first, last_name=last, language=language
+        )
         stdout.write(f"  {email:40} {DEMO_PASSWORD}  organizations demo user")
     return people
 

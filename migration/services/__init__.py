@@ -9,6 +9,7 @@
   `apply_orm` (the same rules with the ORM, for other databases);
 - cut-over: `cutover`;
 - legacy passwords: `credentials` (wrapping, legacy login, discarding);
+- shared logins: `shared_logins` (a shared mailbox handed to the organization's main users);
 - `lock`: one import or merge at a time.
 """
 
@@ -27,6 +28,7 @@ from .lock import MSG_MIGRATION_RUNNING, migration_lock
 from .org_review import organization_main_user_appoint, organization_name_choose
 from .plan import legacy_merge_plan
 from .review import legacy_account_fix_email, legacy_accounts_drop
+from .shared_logins import shared_login_hand_over, shared_login_resolve, shared_mailbox_is
 
 __all__ = [
     "MSG_MIGRATION_RUNNING",
@@ -46,4 +48,7 @@ __all__ = [
     "normalize_email",
     "organization_main_user_appoint",
     "organization_name_choose",
+    "shared_login_hand_over",
+    "shared_login_resolve",
+    "shared_mailbox_is",
 ]

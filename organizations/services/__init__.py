@@ -44,6 +44,7 @@ from ._common import (
 from .activation import (
     memberships_activate_pending,
 )
+from .eservices import eservice_create
 from .invitations import (
     ALREADY_INVITED,
     ALREADY_MEMBER,
@@ -106,6 +107,7 @@ __all__ = [
     "MSG_USER_INACTIVE",
     "PENDING_INVITATION_SESSION_KEY",
     "ROLE_ALIASES",
+    "eservice_create",
     "eservices_resolve",
     "invitation_accept",
     "invitation_check",

@@ -102,7 +102,7 @@ def test_login_page_accepts_legacy_password(merged_user, client):
 
 
 def test_retire_cuts_over_one_service(merged_user, service, service2, capsys):
-    call_command("retire_legacy_credentials", "--service", service.code)
+    call_command("retire_legacy_credentials", "--service", service.code, "--language", "en")
     assert "Retired 1" in capsys.readouterr().out
     retired = LegacyAccount.objects.get(service=service)
     assert retired.state == LegacyAccount.State.RETIRED and retired.password_hash == ""

@@ -15,7 +15,9 @@ def test_demo_seed_is_idempotent_and_has_conflicts(django_capture_on_commit_call
     accounts = dict(LegacyAccount.objects.values_list("username", "updated_at"))
     assert len(accounts) == 11
     assert set(LegacyAccount.objects.values_list("service__code", flat=True)) == set(demo.SERVICES)
-    report = MergePlan.objects.get().report["plan"]
+    plan = MergePlan.objects.get()
+    assert plan.applied  # the demo merges its legacy set
+    report = plan.report["plan"]
     # Conflicts are about people (email missing or invalid, shared mailbox); the renamed
     # organization is a warning that holds nobody back.
     assert sum(report["conflicts"].values()) >= 3

@@ -99,7 +99,7 @@ def legacy_data(service, service2, write_csv):
 
 def test_plan_reports_identities_organizations_and_conflicts(legacy_data, capsys):
     user_create(email="olemassa@example.fi", password="x" * 20)
-    call_command("merge_legacy_accounts", "--dry-run")
+    call_command("merge_legacy_accounts", "--dry-run", "--language", "en")
     out = capsys.readouterr().out
     assert "dry run" in out
     plan = MergePlan.objects.get()
