@@ -343,6 +343,24 @@ def campaign_start_request(*, campaign: Campaign, actor, request=None) -> Campai
     return campaign
 
 
+def campaign_start_run(*, campaign_id: int, actor_id: int | None = None) -> bool:
+    """What the start task does: start the campaign staff asked to start now. Idempotent:
+    if the dispatcher or a second click started it already, it only resumes unfinished
+    batches. Returns whether this call started it."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return False
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    try:
+        campaign_start(campaign=campaign, actor=actor)
+    except ApplicationError as exc:
+        # Already started by the dispatcher or a second click, or cancelled meanwhile.
+        logger.info("campaign %s not started: %s", campaign_id, exc.code)
+        campaign_materialize_resume(campaign_id=campaign_id)
+        return False
+    return True
+
+
 def _kick_on_commit(campaign: Campaign) -> None:
     transaction.on_commit(lambda: campaign_kick(campaign_id=campaign.pk))
 
@@ -357,6 +375,27 @@ def campaign_kick(*, campaign_id: int) -> int:
             task_enqueue(CAMPAIGN_SEND_TASK, campaign_id, slot, queue=settings.CAMPAIGN_QUEUE)
             kicked += 1
     return kicked
+
+
+def campaign_send_run(*, campaign_id: int, slot: int = 0) -> str:
+    """What a sender task does: send batches in `slot` for up to CAMPAIGN_TASK_MAX_SECONDS.
+    When the time budget is used and work is due, a fresh sender continues in the same slot
+    at once (so one message never holds a worker for long); otherwise the slot is freed and
+    the dispatcher's next tick kicks the campaign again if it then has due work. Returns
+    why the run stopped."""
+    try:
+        sent, reason = sending.campaign_send_loop(campaign_id=campaign_id, slot=slot)
+    except BaseException:
+        throttle.sender_slot_release(campaign_id=campaign_id, slot=slot)
+        raise
+    logger.info("campaign %s: sent %s, %s", campaign_id, sent, reason)
+    if reason == "budget" and not settings.CELERY_TASK_ALWAYS_EAGER:
+        throttle.sender_slot_mark(campaign_id=campaign_id, slot=slot)
+        task_enqueue(CAMPAIGN_SEND_TASK, campaign_id, slot, queue=settings.CAMPAIGN_QUEUE)
+        return reason
+    # Idle, stopped, throttled or SMTP down.
+    throttle.sender_slot_release(campaign_id=campaign_id, slot=slot)
+    return reason
 
 
 def campaigns_dispatch_run(*, now=None) -> dict[str, int]:
