@@ -405,7 +405,7 @@ CAMPAIGN_LINK_EXPIRY_DAYS = env.int("CAMPAIGN_LINK_EXPIRY_DAYS", default=14)
 CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=200)
 # Recipients per transaction when a campaign starts (their deliveries and required actions):
 # a login of a recipient waits for at most one batch's row locks.
-CAMPAIGN_START_BATCH_SIZE = env.int("CAMPAIGN_START_BATCH_SIZE", default=10000)
+CAMPAIGN_START_BATCH_SIZE = env.int("CAMPAIGN_START_BATCH_SIZE", default=5000)
 # A `sending` row older than this belongs to a dead worker and is reclaimed.
 CAMPAIGN_CLAIM_TIMEOUT_SECONDS = env.int("CAMPAIGN_CLAIM_TIMEOUT_SECONDS", default=600)
 CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)
