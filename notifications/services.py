@@ -17,12 +17,15 @@ from django.http import HttpRequest
 from django.template import Context
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from kernel.actors import actor_user
 from kernel.errors import ApplicationError
 from kernel.tokens import token_hash
 from posti_accounts.audit import audit_event_record
-from posti_accounts.queue import task_enqueue, task_enqueue_on_commit
+from posti_accounts.queue import task_enqueue
 from posti_accounts.services import user_email_verified, user_password_set
 
 from . import sending, throttle
@@ -47,6 +50,7 @@ MSG_CANCELLED_NO_RETRY = _("A cancelled campaign sends nothing more.")
 MSG_TEST_SEND_FAILED = _("The test email could not be sent. Try again later.")
 
 LANGS = ("fi", "sv", "en")
+BROKER_ERRORS = (BrokerUnavailable, RedisConnectionError, RedisTimeoutError)
 logger = logging.getLogger(__name__)
 
 CAMPAIGN_SEND_TASK = "notifications.tasks.campaign_send"
@@ -339,8 +343,19 @@ def campaign_start_request(*, campaign: Campaign, actor, request=None) -> Campai
     campaign.scheduled_at = timezone.now()
     campaign.save(update_fields=["status", "scheduled_at"])
     _audit(actor=actor, action="campaign.start_requested", campaign=campaign, request=request)
-    task_enqueue_on_commit(CAMPAIGN_START_TASK, campaign.pk, getattr(actor, "pk", None))
+    actor_id = getattr(actor, "pk", None)
+    transaction.on_commit(lambda: _enqueue_or_wait(CAMPAIGN_START_TASK, campaign.pk, actor_id))
     return campaign
+
+
+def _enqueue_or_wait(name: str, *args) -> None:
+    """After commit: hand the task to the broker. With the broker (Redis) down the request
+    must not fail: the campaign is due in the database, and the dispatcher starts or kicks it
+    once Redis is back."""
+    try:
+        task_enqueue(name, *args)
+    except BROKER_ERRORS as exc:
+        logger.warning("%s not queued (%s); the dispatcher will do it", name, type(exc).__name__)
 
 
 def campaign_start_run(*, campaign_id: int, actor_id: int | None = None) -> bool:
@@ -362,7 +377,14 @@ def campaign_start_run(*, campaign_id: int, actor_id: int | None = None) -> bool
 
 
 def _kick_on_commit(campaign: Campaign) -> None:
-    transaction.on_commit(lambda: campaign_kick(campaign_id=campaign.pk))
+    transaction.on_commit(lambda: _kick_or_wait(campaign.pk))
+
+
+def _kick_or_wait(campaign_id: int) -> None:
+    try:
+        campaign_kick(campaign_id=campaign_id)
+    except BROKER_ERRORS as exc:  # Redis down: the dispatcher kicks it when Redis is back
+        logger.warning("campaign %s not kicked (%s)", campaign_id, type(exc).__name__)
 
 
 # --- Orchestration: senders and the dispatcher ------------------------------------------------
