@@ -22,3 +22,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]
+
+# A lost database connection is a 503 page, not a 500 (config/errors.py).
+handler500 = "config.errors.server_error"

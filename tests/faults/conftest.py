@@ -138,6 +138,14 @@ class PostgresServer:
     def stop(self) -> None:
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
+    def createdb(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(
+            self.url().replace("postgres://", "postgresql://"), autocommit=True
+        ) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+
     def url(self, db: str = "postgres") -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{db}"
 
