@@ -75,6 +75,7 @@ def test_batch_size_comes_from_settings(make_user, make_campaign, staff, setting
     assert CampaignStartBatch.objects.filter(campaign=campaign).count() == 2  # 6 = 3 + 3
 
 
+@pytest.mark.faults  # a start killed between batches
 @pytest.mark.parametrize("crash_after", [0, 1, 2])
 def test_crash_between_batches_resumes_and_counts_once(
     make_user, make_campaign, staff, monkeypatch, crash_after
