@@ -1,6 +1,7 @@
 """PostgreSQL restarted under load: while it is down, requests that need the database get a
 clear 503 (a translated page, or JSON on the API) and never a 500 or a stack trace; when it
-is back, the same web processes serve again (CONN_HEALTH_CHECKS), without a restart."""
+is back, the same web processes serve again (CONN_HEALTH_CHECKS), and the same Celery worker
+takes the next task, without restarting either."""
 
 from __future__ import annotations
 
@@ -85,8 +86,22 @@ class Load:
             time.sleep(0.05)
 
 
-def test_postgres_restart_under_load(private_postgres, tmp_path):
+def _send_email(env: dict, to: str) -> None:
+    """Another process of the portal writes an email to the outbox and queues it."""
+    code = (
+        "from posti_accounts.emails import email_send_rendered; "
+        f"email_send_rendered(to={to!r}, subject='Hei', text='Viesti')"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT, env=env, check=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_postgres_restart_under_load(private_postgres, private_redis, smtp_server, tmp_path):
     import urllib.parse  # noqa: F401 - used by Load
+
+    from tests.notifications.test_integration_worker import _start_worker, _stop
 
     private_postgres.createdb("portal")
     env = _env(private_postgres.url("portal"))
@@ -101,8 +116,18 @@ def test_postgres_restart_under_load(private_postgres, tmp_path):
          "-b", f"127.0.0.1:{port}", "--timeout", "30", "--graceful-timeout", "5"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
+    worker_env = {
+        **env,
+        "REDIS_URL": private_redis.url,
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",
+        "CAMPAIGN_QUEUE": "celery",
+    }
+    worker = _start_worker(worker_env, tmp_path, "pg-faults", concurrency=1, run_id="pg")
     load = None
     try:
+        # The worker has done a task (so it holds a database connection) before the restart.
+        _send_email(worker_env, "before@example.fi")
+        wait_for(lambda: len(smtp_server.messages) == 1, 60, "the worker's first email")
         wait_for(lambda: listening(port), 60, "gunicorn")
         base = f"http://127.0.0.1:{port}"
         load = Load(base)
@@ -120,11 +145,16 @@ def test_postgres_restart_under_load(private_postgres, tmp_path):
         load.stop.set()
         thread.join(timeout=30)
         workers_after = _children(web.pid)
+        # The same Celery worker process takes the next task after the restart.
+        _send_email(worker_env, "after@example.fi")
+        wait_for(lambda: len(smtp_server.messages) == 2, 60, "the worker's email after it")
+        assert worker.poll() is None
     finally:
         if load is not None:
             load.stop.set()
         web.terminate()
         web.wait(timeout=30)
+        _stop(worker)
 
     normal = {"login": 200, "api": 401}
     results = load.results
@@ -147,3 +177,4 @@ def test_postgres_restart_under_load(private_postgres, tmp_path):
     after = [r for r in results if r[0] > up_at + 2]
     assert after and all(status == normal[kind] for _t, kind, status, _b in after)
     assert workers_after == workers_before  # the same processes recovered: no restart
+    assert [m["to"] for m in smtp_server.messages] == [["before@example.fi"], ["after@example.fi"]]
