@@ -5,8 +5,14 @@
    same messages rendered and sent by a plain loop over one SMTP connection. Prints
    messages/second for both, their ratio (target >= 0.75), the time to materialize the
    deliveries and the duplicates the server saw (must be 0).
-2. `Delivery` materialization for 1,000,000 users (`--million-users`, 0 to skip) on
-   PostgreSQL (target under 30 s). Users are created in bulk with unusable passwords.
+2. `Delivery` materialization for 1,000,000 users (`--users`, 0 to skip) on PostgreSQL
+   (target under 30 s). Users are created in bulk with unusable passwords.
+3. Logins during a verify_and_renew start on those users: a second process (`login_probe`)
+   keeps doing the login path's row update (`UPDATE ... SET last_login` of one random
+   recipient, its own transaction) and records how long each waited. Measured for today's
+   batched start (`campaign_start`) and for the former one-transaction start (one INSERT ...
+   SELECT + one UPDATE of every recipient) in the same run; prints p50/p99/max wait (target
+   p99 < 200 ms, max < 1 s) and each start's total time.
 
 Uses its own PostgreSQL database (created and dropped) and its own Redis db number.
 """
@@ -51,6 +57,46 @@ def smtp_server_main(port: int, outfile: str) -> None:
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     controller.stop()
     out.close()
+
+
+def login_probe_main(dsn: str, table: str, low: int, high: int, outfile: str) -> None:
+    """Child process: until SIGTERM, UPDATE the last_login of a random user in [low, high]
+    in its own transaction (what a login does to the user's row) and append "start_time
+    seconds_taken" lines. A short pause between updates leaves the CPU to the start."""
+    import random
+
+    import psycopg
+
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    rng = random.Random(0)
+    sql = f"UPDATE {table} SET last_login = now() WHERE id = %s"  # noqa: S608
+    with (
+        psycopg.connect(dsn.replace("postgres://", "postgresql://")) as conn,
+        open(outfile, "a", buffering=1) as out,
+    ):
+        while not stop:
+            user_id = rng.randint(low, high)
+            began = time.time()
+            t0 = time.perf_counter()
+            with conn.transaction():
+                conn.execute(sql, [user_id])
+            out.write(f"{began:.6f} {time.perf_counter() - t0:.6f}\n")
+            time.sleep(0.005)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def waits_during(path: Path, began: float, ended: float) -> list[float]:
+    waits = []
+    for line in path.read_text().splitlines():
+        stamp, seconds = map(float, line.split())
+        if began <= stamp <= ended:
+            waits.append(seconds)
+    return waits
 
 
 def free_port() -> int:
@@ -159,12 +205,21 @@ def baseline_send(campaign, users: list) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--recipients", type=int, default=20_000)
-    parser.add_argument("--million-users", type=int, default=1_000_000)
+    parser.add_argument(
+        "--users", "--million-users", dest="users", type=int, default=1_000_000,
+        help="users for the materialization and login-wait parts (0 skips them)",
+    )  # fmt: skip
+    parser.add_argument("--start-batch-size", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--smtp-server", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--login-probe", nargs=5, help=argparse.SUPPRESS)
     args, _unknown = parser.parse_known_args()
     if args.smtp_server:
         smtp_server_main(int(args.smtp_server[0]), args.smtp_server[1])
+        return 0
+    if args.login_probe:
+        dsn, table, low, high, outfile = args.login_probe
+        login_probe_main(dsn, table, int(low), int(high), outfile)
         return 0
 
     run_id = uuid.uuid4().hex[:8]
@@ -187,6 +242,8 @@ def main() -> int:
         "CAMPAIGN_SEND_CONCURRENCY": str(args.concurrency),
         "CAMPAIGN_TASK_MAX_SECONDS": "600",
     }
+    if args.start_batch_size:
+        env["CAMPAIGN_START_BATCH_SIZE"] = str(args.start_batch_size)
     os.environ.update(env)
     pg_admin(f"CREATE DATABASE {db_name}")
     procs: list[subprocess.Popen] = []
@@ -290,8 +347,6 @@ def run(args, env, workdir: Path, received: Path, queue: str, procs: list) -> in
         print("worker did not start")
         return 1
 
-    from django.db import transaction
-
     t0 = time.perf_counter()
     services.campaign_materialize(campaign=campaign)
     materialize_seconds = time.perf_counter() - t0
@@ -323,11 +378,11 @@ def run(args, env, workdir: Path, received: Path, queue: str, procs: list) -> in
     print(f"missing: {n - len(rcpts)}; campaign status: {campaign.status}", flush=True)
 
     # --- materialization at scale -------------------------------------------------------
-    million = args.million_users
-    if million:
+    total = args.users
+    if total:
         t0 = time.perf_counter()
-        users_bulk_create(start=n + 1, count=max(million - n, 0))
-        print(f"created {million:,} users in bulk: {time.perf_counter() - t0:.1f} s", flush=True)
+        users_bulk_create(start=n + 1, count=max(total - n, 0))
+        print(f"created {total:,} users in bulk: {time.perf_counter() - t0:.1f} s", flush=True)
         first = services.campaign_create(
             actor=None, name="bench-million", kind=Campaign.Kind.ANNOUNCEMENT
         )
@@ -341,20 +396,106 @@ def run(args, env, workdir: Path, received: Path, queue: str, procs: list) -> in
         inserted = services.campaign_materialize(campaign=first)
         print(f"materialize again (idempotent): {inserted} new rows, "
               f"{time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
-        renew = services.campaign_create(
-            actor=None, name="bench-million-renew", kind=Campaign.Kind.VERIFY_AND_RENEW
-        )
-        t0 = time.perf_counter()
-        with transaction.atomic():  # as in campaign_start; timed with its commit
-            inserted = services.campaign_deliveries_insert(campaign=renew)
-            t1 = time.perf_counter()
-            updated = services.campaign_required_actions_set(campaign=renew)
-        t2 = time.perf_counter()
-        print(
-            f"verify_and_renew start: {inserted:,} deliveries {t1 - t0:.1f} s + required "
-            f"actions set on {updated:,} users (one UPDATE) {t2 - t1:.1f} s"
-        )
+        # The senders are not part of the login-wait measurement (and would send a million
+        # messages): stop the worker; what the starts enqueue stays in the bench's queue.
+        stop_process(procs.pop(0))
+        login_waits(env, workdir)
     return 0 if duplicates == 0 and dup_recipients == 0 and len(rcpts) == n else 1
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def login_waits(env: dict, workdir: Path) -> None:
+    """A verify_and_renew start on every user while the login probe runs: first the former
+    one-transaction start, then (after putting the users back) today's batched one."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django.db.models import Max, Min
+
+    from notifications import services
+    from notifications.models import Campaign, CampaignStartBatch
+
+    user = get_user_model()
+    table = user._meta.db_table
+    bounds = user.objects.aggregate(low=Min("pk"), high=Max("pk"))
+
+    def probed(label: str, start) -> tuple[float, list[float]]:
+        samples = workdir / f"probe-{label}.txt"
+        probe = subprocess.Popen(
+            [sys.executable, __file__, "--login-probe", env["DATABASE_URL"], table,
+             str(bounds["low"]), str(bounds["high"]), str(samples)],
+            env=env,
+        )  # fmt: skip
+        try:
+            time.sleep(2)  # connected and probing before the start begins
+            began = time.time()
+            t0 = time.perf_counter()
+            start()
+            seconds = time.perf_counter() - t0
+            ended = time.time()
+            time.sleep(0.5)  # an update that waited until the end is recorded now
+        finally:
+            stop_process(probe)
+        return seconds, waits_during(samples, began, ended)
+
+    def report(label: str, seconds: float, waits: list[float]) -> None:
+        if not waits:
+            print(f"{label}: {seconds:.1f} s, no login updates recorded")
+            return
+        print(
+            f"{label}: {seconds:.1f} s; {len(waits):,} login updates during it waited "
+            f"p50 {percentile(waits, 0.5) * 1000:.1f} ms, p99 {percentile(waits, 0.99) * 1000:.1f}"
+            f" ms, max {max(waits) * 1000:.0f} ms",
+            flush=True,
+        )
+
+    def one_transaction():
+        with transaction.atomic():  # the start as it was: everything in one transaction
+            services.campaign_deliveries_insert(campaign=old)
+            services.campaign_required_actions_set(campaign=old)
+
+    old = services.campaign_create(
+        actor=None, name="bench-renew-one-transaction", kind=Campaign.Kind.VERIFY_AND_RENEW
+    )
+    old_seconds, old_waits = probed("one", one_transaction)
+
+    # Put the users back as they were (no actions set), so the batched start has the same
+    # rows to update, and clean up after the big UPDATE so it does not slow the next one.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET requires_verify_email = false, "  # noqa: S608
+            "requires_update_password = false"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {table}")
+
+    new = services.campaign_create(
+        actor=None, name="bench-renew-batched", kind=Campaign.Kind.VERIFY_AND_RENEW
+    )
+    new_seconds, new_waits = probed(
+        "batched", lambda: services.campaign_start(campaign=new, actor=None)
+    )
+    batches = CampaignStartBatch.objects.filter(campaign=new).count()
+    print(
+        f"verify_and_renew start on {bounds['high'] - bounds['low'] + 1:,} users while logins "
+        f"update their rows (target p99 < 200 ms, max < 1 s):"
+    )
+    report("  one transaction (INSERT + one UPDATE of every recipient), before", old_seconds,
+           old_waits)  # fmt: skip
+    report(
+        f"  batched start ({batches} batches of {settings.CAMPAIGN_START_BATCH_SIZE:,}), now",
+        new_seconds,
+        new_waits,
+    )
+    print(f"  start time batched / one transaction: {new_seconds / old_seconds:.2f}")
 
 
 if __name__ == "__main__":

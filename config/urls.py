@@ -3,6 +3,8 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from config import health
+
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -17,4 +19,10 @@ urlpatterns = [
     # The split view serves its init script as a file, so the CSP needs no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("o/", include("sso.urls", namespace="oauth2_provider")),
+    # Load-balancer probes (answered by config.health.HealthProbeMiddleware first).
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]
+
+# A lost database connection is a 503 page, not a 500 (config/errors.py).
+handler500 = "config.errors.server_error"

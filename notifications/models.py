@@ -95,6 +95,9 @@ class Campaign(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    # Set when the start's last batch is done (every recipient has a delivery and their
+    # required actions): until then the campaign cannot finish (see CampaignStartBatch).
+    materialized_at = models.DateTimeField(_("recipients ready at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
@@ -178,6 +181,38 @@ def delivery_message_id(*, campaign_id: int, delivery_id: int) -> str:
     be recognisable as a duplicate by any receiver."""
     domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "localhost"
     return f"<campaign-{campaign_id}.delivery-{delivery_id}@{domain}>"
+
+
+class CampaignStartBatch(models.Model):
+    """One committed batch of a campaign's start: the deliveries of the recipients with ids
+    up to `last_user_id` (NULL: to the end) inserted and their required actions set, in one
+    transaction with this row. The start resumes after the last recorded batch, and the sums
+    over the batches are the start's counts, so a crash never counts anyone twice."""
+
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.CASCADE,
+        related_name="start_batches",
+        db_index=False,  # the unique (campaign, number) leads with it
+    )
+    number = models.PositiveIntegerField(_("number"))
+    last_user_id = models.BigIntegerField(_("last recipient id"), null=True, blank=True)
+    deliveries = models.PositiveIntegerField(_("deliveries"), default=0)
+    required_actions = models.PositiveIntegerField(_("required actions set"), default=0)
+    done_at = models.DateTimeField(_("done at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("campaign start batch")
+        verbose_name_plural = _("campaign start batches")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "number"], name="campaign_start_batch_number"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} #{self.number}"
 
 
 class ActionToken(models.Model):

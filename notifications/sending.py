@@ -426,13 +426,16 @@ def _record_outcome(
 
 
 def campaign_finish_if_complete(*, campaign_id: int, now: datetime) -> bool:
-    """Mark a sending campaign done once no row is pending or in flight."""
+    """Mark a sending campaign done once every recipient has a delivery (its start's last
+    batch is done) and no row is pending or in flight."""
     open_rows = Delivery.objects.filter(
         campaign_id=OuterRef("pk"),
         status__in=[Delivery.Status.PENDING, Delivery.Status.SENDING],
     )
     return bool(
-        Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING)
+        Campaign.objects.filter(
+            pk=campaign_id, status=Campaign.Status.SENDING, materialized_at__isnull=False
+        )
         .filter(~Exists(open_rows))
         .update(status=Campaign.Status.DONE, finished_at=now)
     )

@@ -5,28 +5,32 @@ The sending engine itself is in `sending.py`."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.http import HttpRequest
 from django.template import Context
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from kernel.actors import actor_user
 from kernel.errors import ApplicationError
 from kernel.tokens import token_hash
 from posti_accounts.audit import audit_event_record
-from posti_accounts.queue import task_enqueue, task_enqueue_on_commit
+from posti_accounts.queue import task_enqueue
 from posti_accounts.services import user_email_verified, user_password_set
 
 from . import sending, throttle
 from .defaults import TEMPLATE_VARIABLES, campaign_default_templates
-from .models import ActionToken, Campaign, Delivery
+from .models import ActionToken, Campaign, CampaignStartBatch, Delivery
 from .selectors import campaign_audience
 from .sending import CampaignRenderer, action_url_for, deliveries_reclaim_stale
 
@@ -46,6 +50,7 @@ MSG_CANCELLED_NO_RETRY = _("A cancelled campaign sends nothing more.")
 MSG_TEST_SEND_FAILED = _("The test email could not be sent. Try again later.")
 
 LANGS = ("fi", "sv", "en")
+BROKER_ERRORS = (BrokerUnavailable, RedisConnectionError, RedisTimeoutError)
 logger = logging.getLogger(__name__)
 
 CAMPAIGN_SEND_TASK = "notifications.tasks.campaign_send"
@@ -150,18 +155,20 @@ def campaign_schedule(*, campaign: Campaign, actor, at: datetime | None = None) 
 
 
 def campaign_materialize(*, campaign: Campaign) -> int:
-    """One Delivery per recipient, and the kind's required actions on every recipient.
-    Running it again adds nobody twice. Returns the number of deliveries inserted."""
+    """One Delivery per recipient, and the kind's required actions on every recipient, in
+    two set-based statements. Running it again adds nobody twice. Returns the number of
+    deliveries inserted. (A start uses the batched `campaign_start_batch` instead.)"""
     inserted = campaign_deliveries_insert(campaign=campaign)
     campaign_required_actions_set(campaign=campaign)
     return inserted
 
 
-def campaign_deliveries_insert(*, campaign: Campaign) -> int:
+def campaign_deliveries_insert(*, campaign: Campaign, audience: QuerySet | None = None) -> int:
     """A single INSERT ... SELECT from the audience query (no Python loop over users),
     skipping users who already have a delivery of this campaign."""
-    audience = campaign_audience(campaign=campaign).values("pk").order_by()
-    select_sql, params = audience.query.sql_with_params()
+    if audience is None:
+        audience = campaign_audience(campaign=campaign)
+    select_sql, params = audience.values("pk").order_by().query.sql_with_params()
     table = Delivery._meta.db_table
     verb = "INSERT" if connection.vendor == "postgresql" else "INSERT OR IGNORE"
     # The audience SQL is Django's own (parameterized); only table names are interpolated.
@@ -176,9 +183,10 @@ def campaign_deliveries_insert(*, campaign: Campaign) -> int:
         return cursor.rowcount
 
 
-def campaign_required_actions_set(*, campaign: Campaign) -> int:
-    """verify_and_renew / check_details: one set-based UPDATE of the recipients, so their
-    next login asks for the actions even if the email is lost."""
+def campaign_required_actions_set(*, campaign: Campaign, users: QuerySet | None = None) -> int:
+    """verify_and_renew / check_details: one set-based UPDATE of the recipients (of all, or
+    of those among `users`) whose actions are not set yet, so their next login asks for the
+    actions even if the email is lost. Returns the number of users updated."""
     fields = REQUIRED_ACTIONS_BY_KIND.get(campaign.kind)
     if not fields:
         return 0
@@ -186,33 +194,146 @@ def campaign_required_actions_set(*, campaign: Campaign) -> int:
     pending = Q()
     for name in fields:
         pending |= Q(**{name: False})
-    return get_user_model().objects.filter(pending, Exists(recipients)).update(**fields)
+    if users is None:
+        users = get_user_model().objects.all()
+    return users.filter(pending, Exists(recipients)).update(**fields)
+
+
+# --- Starting: a short transition, then batches ---------------------------------------------
+#
+# Setting required actions on a million recipients in one UPDATE holds every recipient's row
+# lock until it commits (tens of seconds), and a login, which updates the user's row, waits
+# for it. So a start commits in batches of CAMPAIGN_START_BATCH_SIZE recipients (in user id
+# order): each batch inserts its recipients' deliveries, sets their required actions and
+# records itself (CampaignStartBatch) in one transaction, then lets the senders in. A crash
+# loses at most the batch in flight; the dispatcher resumes after the last recorded one.
+
+START_SLOT = "start"  # the sender-slot key (with a heartbeat) held by the running start
+
+
+@dataclass
+class StartBatchResult:
+    deliveries: int = 0
+    required_actions: int = 0
+    last: bool = False
+
+
+def _start_batch_size(batch_size: int | None) -> int:
+    return max(1, batch_size or settings.CAMPAIGN_START_BATCH_SIZE)
 
 
 @transaction.atomic
-def campaign_start(*, campaign: Campaign, actor, now: datetime | None = None) -> Campaign:
-    """Materialize the deliveries, set required actions and begin sending (after commit)."""
+def campaign_start_open(*, campaign: Campaign, actor, now: datetime | None = None) -> Campaign:
+    """The start's first, short transaction: check and mark the campaign sending. The
+    recipients are added by `campaign_start_batch`."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
         raise ApplicationError(MSG_NOT_STARTABLE, code="not_startable")
     campaign_templates_validate(campaign=campaign)
-    inserted = campaign_materialize(campaign=campaign)
     campaign.status = Campaign.Status.SENDING
     campaign.started_at = now or timezone.now()
-    campaign.save(update_fields=["status", "started_at"])
-    _audit(actor=actor, action="campaign.started", campaign=campaign, recipients=inserted)
-    _kick_on_commit(campaign)
+    campaign.materialized_at = None
+    campaign.save(update_fields=["status", "started_at", "materialized_at"])
+    CampaignStartBatch.objects.filter(campaign=campaign).delete()  # a start begins afresh
+    _audit(actor=actor, action="campaign.started", campaign=campaign)
+    return campaign
+
+
+@transaction.atomic
+def campaign_start_batch(*, campaign_id: int, batch_size: int | None = None) -> StartBatchResult:
+    """The next batch of a started campaign, in one transaction: the deliveries of the next
+    `batch_size` recipients, their required actions, and the batch's record. The campaign row
+    is locked, so two runners never take the same batch. A constant number of queries."""
+    size = _start_batch_size(batch_size)
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if campaign.materialized_at is not None or campaign.status not in (
+        Campaign.Status.SENDING,
+        Campaign.Status.PAUSED,
+    ):
+        return StartBatchResult(last=True)  # done already, or cancelled meanwhile
+    previous = (
+        CampaignStartBatch.objects.filter(campaign=campaign)
+        .order_by("-number")
+        .values_list("number", "last_user_id")
+        .first()
+    )
+    number, after = previous or (0, 0)
+    audience = campaign_audience(campaign=campaign).filter(pk__gt=after)
+    bound = list(audience.order_by("pk").values_list("pk", flat=True)[size - 1 : size])
+    upto = bound[0] if bound else None  # None: fewer than `size` left, this is the last
+    users = get_user_model().objects.filter(pk__gt=after)
+    if upto is not None:
+        audience = audience.filter(pk__lte=upto)
+        users = users.filter(pk__lte=upto)
+    result = StartBatchResult(last=upto is None)
+    result.deliveries = campaign_deliveries_insert(campaign=campaign, audience=audience)
+    result.required_actions = campaign_required_actions_set(campaign=campaign, users=users)
+    if result.deliveries or result.required_actions or not result.last:
+        CampaignStartBatch.objects.create(
+            campaign=campaign,
+            number=number + 1,
+            last_user_id=upto,
+            deliveries=result.deliveries,
+            required_actions=result.required_actions,
+        )
+    if result.last:
+        campaign.materialized_at = timezone.now()
+        campaign.save(update_fields=["materialized_at"])
+        totals = CampaignStartBatch.objects.filter(campaign=campaign).aggregate(
+            recipients=Sum("deliveries"), required_actions=Sum("required_actions")
+        )
+        _audit(
+            actor=None,
+            action="campaign.recipients_ready",
+            campaign=campaign,
+            recipients=totals["recipients"] or 0,
+            required_actions=totals["required_actions"] or 0,
+        )
+    if campaign.status == Campaign.Status.SENDING and (result.deliveries or result.last):
+        _kick_on_commit(campaign)  # senders may begin on the recipients of this batch
+    return result
+
+
+def campaign_materialize_resume(*, campaign_id: int, batch_size: int | None = None) -> int:
+    """Run the remaining batches of a started campaign (after `campaign_start_open`, or
+    after a crash). Returns the deliveries inserted; 0 if another runner holds the start
+    (its heartbeat is fresh) or nothing is left."""
+    if Campaign.objects.filter(pk=campaign_id, materialized_at__isnull=False).exists():
+        return 0
+    if not throttle.sender_slot_claim(campaign_id=campaign_id, slot=START_SLOT):
+        return 0
+    inserted = 0
+    try:
+        while True:
+            result = campaign_start_batch(campaign_id=campaign_id, batch_size=batch_size)
+            inserted += result.deliveries
+            if result.last:
+                return inserted
+            throttle.sender_slot_mark(campaign_id=campaign_id, slot=START_SLOT)
+    finally:
+        throttle.sender_slot_release(campaign_id=campaign_id, slot=START_SLOT)
+
+
+def campaign_start(
+    *, campaign: Campaign, actor, now: datetime | None = None, batch_size: int | None = None
+) -> Campaign:
+    """Start a draft or scheduled campaign: mark it sending, then add its recipients in
+    committed batches (each lets the senders in after its commit). Not one transaction on
+    purpose (see above); safe to resume with `campaign_materialize_resume`."""
+    campaign = campaign_start_open(campaign=campaign, actor=actor, now=now)
+    campaign_materialize_resume(campaign_id=campaign.pk, batch_size=batch_size)
+    campaign.refresh_from_db()
     return campaign
 
 
 @transaction.atomic
 def campaign_start_request(*, campaign: Campaign, actor, request=None) -> Campaign:
-    """ "Start now" from the admin: check the texts at once, then let a worker materialize.
+    """ "Start now" from the admin: check the texts at once, then let a worker start it.
 
-    Materializing 2 million deliveries and setting required actions takes tens of seconds,
-    far too long for a web request, so the campaign becomes due now and a task starts it
-    after commit (the dispatcher would also pick it up on its next tick). A second click or a
-    racing dispatcher is harmless: `campaign_start` locks the row and only starts it once.
+    Adding 2 million recipients takes tens of seconds, far too long for a web request, so
+    the campaign becomes due now and one task starts it after commit (the dispatcher would
+    also pick it up on its next tick). A second click or a racing dispatcher is harmless:
+    `campaign_start_open` locks the row and only starts it once.
     """
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
@@ -222,12 +343,48 @@ def campaign_start_request(*, campaign: Campaign, actor, request=None) -> Campai
     campaign.scheduled_at = timezone.now()
     campaign.save(update_fields=["status", "scheduled_at"])
     _audit(actor=actor, action="campaign.start_requested", campaign=campaign, request=request)
-    task_enqueue_on_commit(CAMPAIGN_START_TASK, campaign.pk, getattr(actor, "pk", None))
+    actor_id = getattr(actor, "pk", None)
+    transaction.on_commit(lambda: _enqueue_or_wait(CAMPAIGN_START_TASK, campaign.pk, actor_id))
     return campaign
 
 
+def _enqueue_or_wait(name: str, *args) -> None:
+    """After commit: hand the task to the broker. With the broker (Redis) down the request
+    must not fail: the campaign is due in the database, and the dispatcher starts or kicks it
+    once Redis is back."""
+    try:
+        task_enqueue(name, *args)
+    except BROKER_ERRORS as exc:
+        logger.warning("%s not queued (%s); the dispatcher will do it", name, type(exc).__name__)
+
+
+def campaign_start_run(*, campaign_id: int, actor_id: int | None = None) -> bool:
+    """What the start task does: start the campaign staff asked to start now. Idempotent:
+    if the dispatcher or a second click started it already, it only resumes unfinished
+    batches. Returns whether this call started it."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return False
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    try:
+        campaign_start(campaign=campaign, actor=actor)
+    except ApplicationError as exc:
+        # Already started by the dispatcher or a second click, or cancelled meanwhile.
+        logger.info("campaign %s not started: %s", campaign_id, exc.code)
+        campaign_materialize_resume(campaign_id=campaign_id)
+        return False
+    return True
+
+
 def _kick_on_commit(campaign: Campaign) -> None:
-    transaction.on_commit(lambda: campaign_kick(campaign_id=campaign.pk))
+    transaction.on_commit(lambda: _kick_or_wait(campaign.pk))
+
+
+def _kick_or_wait(campaign_id: int) -> None:
+    try:
+        campaign_kick(campaign_id=campaign_id)
+    except BROKER_ERRORS as exc:  # Redis down: the dispatcher kicks it when Redis is back
+        logger.warning("campaign %s not kicked (%s)", campaign_id, type(exc).__name__)
 
 
 # --- Orchestration: senders and the dispatcher ------------------------------------------------
@@ -242,7 +399,30 @@ def campaign_kick(*, campaign_id: int) -> int:
     return kicked
 
 
+def campaign_send_run(*, campaign_id: int, slot: int = 0) -> str:
+    """What a sender task does: send batches in `slot` for up to CAMPAIGN_TASK_MAX_SECONDS.
+    When the time budget is used and work is due, a fresh sender continues in the same slot
+    at once (so one message never holds a worker for long); otherwise the slot is freed and
+    the dispatcher's next tick kicks the campaign again if it then has due work. Returns
+    why the run stopped."""
+    try:
+        sent, reason = sending.campaign_send_loop(campaign_id=campaign_id, slot=slot)
+    except BaseException:
+        throttle.sender_slot_release(campaign_id=campaign_id, slot=slot)
+        raise
+    logger.info("campaign %s: sent %s, %s", campaign_id, sent, reason)
+    if reason == "budget" and not settings.CELERY_TASK_ALWAYS_EAGER:
+        throttle.sender_slot_mark(campaign_id=campaign_id, slot=slot)
+        task_enqueue(CAMPAIGN_SEND_TASK, campaign_id, slot, queue=settings.CAMPAIGN_QUEUE)
+        return reason
+    # Idle, stopped, throttled or SMTP down.
+    throttle.sender_slot_release(campaign_id=campaign_id, slot=slot)
+    return reason
+
+
 def campaigns_dispatch_run(*, now=None) -> dict[str, int]:
+    """The periodic dispatcher: start due campaigns, resume starts a crash interrupted, and
+    make sure every sending campaign with due work has senders (or is marked done)."""
     now = now or timezone.now()
     started = kicked = 0
     due = Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now)
@@ -252,6 +432,13 @@ def campaigns_dispatch_run(*, now=None) -> dict[str, int]:
             started += 1
         except ApplicationError as exc:
             logger.warning("campaign %s not started: %s", campaign.pk, exc.code)
+    unfinished = Campaign.objects.filter(
+        status__in=[Campaign.Status.SENDING, Campaign.Status.PAUSED],
+        started_at__isnull=False,
+        materialized_at__isnull=True,
+    ).values_list("pk", flat=True)
+    for campaign_id in list(unfinished):
+        campaign_materialize_resume(campaign_id=campaign_id)
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.SENDING).values_list(
         "pk", flat=True
     ):

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 WINDOW_SECONDS = 60
+REDIS_BACKENDS = ("django.core.cache.backends.redis.RedisCache", "config.cache.DegradingRedisCache")
 
 _clients: dict[tuple[int, str], object] = {}
 
@@ -26,7 +27,7 @@ def _redis():
     """The Redis server behind the default cache (one client per process), or None when
     the cache is not Redis (tests and `make run` use local memory)."""
     config = settings.CACHES["default"]
-    if config["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+    if config["BACKEND"] not in REDIS_BACKENDS:
         return None
     url = config["LOCATION"]
     key = (os.getpid(), url)

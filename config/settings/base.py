@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before everything else (config/health.py).
+    "config.health.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -100,9 +102,11 @@ REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Degrades to no cache while Redis is unreachable (config/cache.py).
+            "BACKEND": "config.cache.DegradingRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "tunnus",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:
@@ -401,6 +405,9 @@ INVITATION_DAILY_QUOTA = env.int("INVITATION_DAILY_QUOTA", default=500)
 # --- Notifications (issue: campaigns) -------------------------------------------------------
 CAMPAIGN_LINK_EXPIRY_DAYS = env.int("CAMPAIGN_LINK_EXPIRY_DAYS", default=14)
 CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=200)
+# Recipients per transaction when a campaign starts (their deliveries and required actions):
+# a login of a recipient waits for at most one batch's row locks.
+CAMPAIGN_START_BATCH_SIZE = env.int("CAMPAIGN_START_BATCH_SIZE", default=5000)
 # A `sending` row older than this belongs to a dead worker and is reclaimed.
 CAMPAIGN_CLAIM_TIMEOUT_SECONDS = env.int("CAMPAIGN_CLAIM_TIMEOUT_SECONDS", default=600)
 CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)

@@ -36,6 +36,7 @@ KILL_AT = 120  # the first worker dies when it tries to send message 121
 TEST_REDIS_DB = int(os.environ.get("NOTIFICATIONS_TEST_REDIS_DB", "11"))
 
 pytestmark = [
+    pytest.mark.faults,  # part of the fault suite (`pytest -m faults`)
     pytest.mark.redis,
     pytest.mark.postgres,
     pytest.mark.slow,
