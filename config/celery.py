@@ -13,3 +13,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 app = Celery("tunnustenhallinta")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# The request id travels with the tasks a request enqueues (config/request_id.py).
+from .request_id import celery_signals_connect  # noqa: E402
+
+celery_signals_connect()
