@@ -3,6 +3,8 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from config.metrics import metrics_view
+
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -16,4 +18,6 @@ urlpatterns = [
     # The split view serves its init script as a file, so the CSP needs no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("o/", include("sso.urls", namespace="oauth2_provider")),
+    # Prometheus: allowed addresses or a bearer token only (config/metrics.py).
+    path("metrics", metrics_view, name="metrics"),
 ]

@@ -44,11 +44,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files (CSP 'self')
     "oauth2_provider",
     "csp",
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
     # First: every line logged while a request is served carries its id (config/request_id.py).
     "config.request_id.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -65,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -292,6 +295,25 @@ CONTENT_SECURITY_POLICY = {
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOG_JSON = env.bool("LOG_JSON", default=False)
 LOGGING = logging_config(json_lines=LOG_JSON, level=LOG_LEVEL)
+
+# --- Metrics and error reporting (config/metrics.py, docs/deploy.md) ------------------------
+# /metrics answers only these client addresses or networks, or a bearer token; else 404.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Figures read from the database and Redis are cached this long between scrapes.
+METRICS_CACHE_SECONDS = env.int("METRICS_CACHE_SECONDS", default=30)
+PROMETHEUS_EXPORT_MIGRATIONS = False
+# Optional error reporting; no personal data is sent (send_default_pii=False).
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        send_default_pii=False,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
 
 # --- REST API (issue: SSO and API) ----------------------------------------------------------
 # Bearer tokens first, so an unauthenticated call gets 401 with `WWW-Authenticate: Bearer`.
