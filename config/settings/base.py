@@ -146,6 +146,17 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
+# Heartbeats (config/worker_health.py): beat schedules one task every HEALTH_HEARTBEAT_SECONDS;
+# the campaign admin pages warn when the scheduler or the workers are silent for longer.
+HEALTH_HEARTBEAT_SECONDS = env.int("HEALTH_HEARTBEAT_SECONDS", default=60)
+HEALTH_SCHEDULER_STALE_SECONDS = env.int("HEALTH_SCHEDULER_STALE_SECONDS", default=180)
+HEALTH_WORKER_STALE_SECONDS = env.int("HEALTH_WORKER_STALE_SECONDS", default=180)
+CELERY_BEAT_SCHEDULE["health-heartbeat"] = {
+    "task": "config.tasks.health_heartbeat",
+    "schedule": timedelta(seconds=HEALTH_HEARTBEAT_SECONDS),
+    "options": {"expires": HEALTH_HEARTBEAT_SECONDS},
+}
+
 # --- Email ----------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Tunnustenhallinta <noreply@localhost>")
