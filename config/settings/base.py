@@ -1,5 +1,6 @@
 """Settings shared by every environment. One `env`, read from the environment (and .env)."""
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -379,11 +380,20 @@ SPECTACULAR_SETTINGS = {
 # The RS256 signing key. Development generates one into var/ (config/settings/local.py), tests
 # in memory, production refuses to start without it (sso/checks.py).
 OIDC_RSA_PRIVATE_KEY = env("OIDC_RSA_PRIVATE_KEY", default="")
+# Key rotation (docs/deploy.md): further PEM private keys, one after another, that JWKS
+# publishes but nothing signs with: the next key before it signs, the previous one until the
+# tokens it signed have expired.
+OIDC_RSA_PRIVATE_KEYS_INACTIVE = re.findall(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----",
+    env("OIDC_RSA_PRIVATE_KEYS_INACTIVE", default="").replace("\\n", "\n"),
+    flags=re.S,
+)
 # Not swapped; named so migrations that point at the application (sso) can resolve it.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY,
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": OIDC_RSA_PRIVATE_KEYS_INACTIVE,
     "OIDC_ISS_ENDPOINT": env("OIDC_ISS_ENDPOINT", default=""),
     "OAUTH2_VALIDATOR_CLASS": "sso.oidc.OIDCValidator",
     # Authorization code + PKCE (S256) only.
