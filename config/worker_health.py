@@ -89,6 +89,15 @@ def health_get(now: float | None = None) -> Health:
     return Health(problems)
 
 
+def heartbeat_age(part: str, now: float | None = None) -> float | None:
+    """Seconds since `part` ("scheduler" or "worker") was last heard from (None: never)."""
+    value = cache.get(SCHEDULER_KEY if part == "scheduler" else WORKER_KEY)
+    if value is None:
+        return None
+    at = value if part == "scheduler" else value["at"]
+    return (now or time.time()) - at
+
+
 # --- Celery signals ---------------------------------------------------------------------
 def on_beat_init(sender=None, **kwargs) -> None:
     global _in_beat

@@ -114,3 +114,17 @@ def test_campaign_admin_pages_warn(broker, admin_client):
     worker_health.worker_heartbeat_record("w1")
     for url in pages:
         assert "worker-health" not in admin_client.get(url).content.decode(), url
+
+
+def test_heartbeat_check_command(broker):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="never"):
+        call_command("heartbeat_check", "scheduler")
+    worker_health.scheduler_heartbeat_record(time.time() - 1000)
+    with pytest.raises(CommandError, match="last heard from"):
+        call_command("heartbeat_check", "scheduler")
+    worker_health.scheduler_heartbeat_record()
+    call_command("heartbeat_check", "scheduler")
+    worker_health.worker_heartbeat_record("w1")
+    call_command("heartbeat_check", "worker")
