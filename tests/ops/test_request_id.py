@@ -155,3 +155,41 @@ def test_settings_wire_the_middleware_logging_and_signals(client):
     finally:
         request_id.request_id_var.reset(token)
     assert headers == {request_id.TASK_HEADER: "req-signal-1"}
+
+
+@pytest.mark.redis
+def test_a_real_worker_runs_the_task_under_the_request_id():
+    """Through Redis and a worker: the header goes over the broker and back."""
+    import os
+    import time
+
+    from celery.contrib.testing.worker import start_worker
+
+    seen: list[str] = []
+
+    @celery_app.task(name="tests.ops.request_id_worker_probe")
+    def probe():
+        seen.append(request_id.request_id_get())
+
+    saved = (celery_app.conf.task_always_eager, celery_app.conf.broker_url)
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.broker_url = os.environ["REDIS_URL"]
+    try:
+        with start_worker(
+            celery_app, pool="solo", perform_ping_check=False, queues=["ops-request-id-test"]
+        ):
+            token = request_id.request_id_var.set("rid-through-the-broker")
+            # An explicit connection: an earlier test may have made the app's producer pool
+            # for the in-memory broker of the test settings.
+            try:
+                with celery_app.connection_for_write(os.environ["REDIS_URL"]) as connection:
+                    probe.apply_async(queue="ops-request-id-test", connection=connection)
+            finally:
+                request_id.request_id_var.reset(token)
+            for _ in range(300):
+                if seen:
+                    break
+                time.sleep(0.1)
+    finally:
+        celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
+    assert seen == ["rid-through-the-broker"]
