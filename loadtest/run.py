@@ -171,7 +171,12 @@ def _print_table(title: str, rows: list[dict]) -> None:
         )
 
 
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # so the `finally` blocks stop what was started
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     seconds = _int("LOADTEST_SECONDS", 60)
     login_seconds = _int("LOADTEST_LOGIN_SECONDS", max(10, seconds // 3))
     cores = os.cpu_count() or 2
