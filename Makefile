@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup run test lint format worker beat bench messages migrate seed clean
+.PHONY: setup run test lint format worker scheduler beat bench loadtest messages migrate seed clean
 
 setup: $(VENV)/.installed
 
@@ -34,17 +34,26 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# A Celery worker (needs REDIS_URL). Beat runs the one periodic dispatcher; run exactly one.
-# Development settings unless DJANGO_SETTINGS_MODULE says otherwise (the Celery app itself
-# defaults to production).
+# The background parts, with the commands production runs (Dockerfile, compose.yaml,
+# docs/deploy.md): `worker` is a Celery worker (needs REDIS_URL; run as many as you like, on any
+# machine), `scheduler` is Celery beat, the one periodic dispatcher: run exactly one. `beat` is
+# the old name of `scheduler`. Development settings unless DJANGO_SETTINGS_MODULE says
+# otherwise (the Celery app itself defaults to production).
 worker: setup
 	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config worker --loglevel=INFO --concurrency=$${CONCURRENCY:-2}
 
-beat: setup
-	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config beat --loglevel=INFO
+scheduler: setup
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config beat --loglevel=INFO --schedule=$${CELERY_BEAT_SCHEDULE_FILE:-var/celerybeat-schedule}
+
+beat: scheduler
 
 bench: setup
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# gunicorn + PostgreSQL + Redis under locust (loadtest/run.py). LOADTEST_SECONDS=60 by default;
+# needs PostgreSQL and Redis (LOADTEST_DATABASE_URL, LOADTEST_REDIS_URL).
+loadtest: setup
+	$(BIN)/python loadtest/run.py
 
 # Regenerate and compile the translation catalogs (needs GNU gettext; the compiled .mo files
 # are committed so a fresh machine needs nothing extra).

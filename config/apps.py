@@ -7,3 +7,8 @@ class ProjectConfig(AppConfig):
     name = "config"
     label = "project"
     verbose_name = "Tunnustenhallinta"
+
+    def ready(self) -> None:
+        from config import metrics
+
+        metrics.receivers_connect()

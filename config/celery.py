@@ -13,3 +13,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 app = Celery("tunnustenhallinta")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# The request id travels with the tasks a request enqueues (config/request_id.py).
+# Heartbeats of the scheduler and the workers for the admin (config/worker_health.py).
+from .request_id import celery_signals_connect  # noqa: E402
+from .worker_health import celery_signals_connect as health_signals_connect  # noqa: E402
+
+celery_signals_connect()
+health_signals_connect()

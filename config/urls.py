@@ -4,6 +4,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import health
+from config.metrics import metrics_view
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
@@ -22,6 +23,8 @@ urlpatterns = [
     # Load-balancer probes (answered by config.health.HealthProbeMiddleware first).
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Prometheus: allowed addresses or a bearer token only (config/metrics.py).
+    path("metrics", metrics_view, name="metrics"),
 ]
 
 # A lost database connection is a 503 page, not a 500 (config/errors.py).

@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from . import signals
 from .audit import audit_event_record
 from .emails import email_send_rendered
 from .middleware import SESSION_ACTIVITY, SESSION_STARTED
@@ -193,6 +194,11 @@ class AccountAdapter(DefaultAccountAdapter):
         email = UserManager.normalize_email(super().clean_email(email))
         email_address_validate(email)
         return email
+
+    def validation_error(self, code: str, *args: Any) -> Any:
+        if code == "too_many_login_attempts":
+            signals.login_throttled.send(sender=type(self), request=_current_request())
+        return super().validation_error(code, *args)
 
     def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
         # Never record the password; only whether the address belongs to someone.

@@ -18,3 +18,7 @@ password_changed = Signal()
 # The user is about to be deactivated or deleted; a receiver may raise ApplicationError to
 # refuse (e.g. the last main user of an organization). Kwargs: user.
 user_deactivation_requested = Signal()
+
+# A login was refused for too many attempts (allauth's "too_many_login_attempts"), before any
+# password was checked. Kwargs: request. For metrics; nothing may refuse it.
+login_throttled = Signal()

@@ -1,10 +1,13 @@
 """Settings shared by every environment. One `env`, read from the environment (and .env)."""
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.utils.translation import gettext_lazy as _
+
+from config.logging_config import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -42,11 +45,15 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files (CSP 'self')
     "oauth2_provider",
     "csp",
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
     # /healthz and /readyz, answered before everything else (config/health.py).
     "config.health.HealthProbeMiddleware",
+    # First: every line logged while a request is served carries its id (config/request_id.py).
+    "config.request_id.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -63,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -126,6 +134,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "Europe/Helsinki"
+# Workers log through LOGGING (JSON in production, with the request id), not Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {
     # Drop tracking rows of sessions that have timed out (posti_accounts.UserSession).
     "user-sessions-prune": {
@@ -139,6 +149,17 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": timedelta(minutes=5),
         "options": {"expires": 300},
     },
+}
+
+# Heartbeats (config/worker_health.py): beat schedules one task every HEALTH_HEARTBEAT_SECONDS;
+# the campaign admin pages warn when the scheduler or the workers are silent for longer.
+HEALTH_HEARTBEAT_SECONDS = env.int("HEALTH_HEARTBEAT_SECONDS", default=60)
+HEALTH_SCHEDULER_STALE_SECONDS = env.int("HEALTH_SCHEDULER_STALE_SECONDS", default=180)
+HEALTH_WORKER_STALE_SECONDS = env.int("HEALTH_WORKER_STALE_SECONDS", default=180)
+CELERY_BEAT_SCHEDULE["health-heartbeat"] = {
+    "task": "config.tasks.health_heartbeat",
+    "schedule": timedelta(seconds=HEALTH_HEARTBEAT_SECONDS),
+    "options": {"expires": HEALTH_HEARTBEAT_SECONDS},
 }
 
 # --- Email ----------------------------------------------------------------------------------
@@ -241,7 +262,8 @@ OTP_STATIC_THROTTLE_FACTOR = 1
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Sessions -------------------------------------------------------------------------------
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Database sessions, with fewer round trips at login (posti_accounts/session_store.py).
+SESSION_ENGINE = "posti_accounts.session_store"
 SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
 SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 60 * 60)
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
@@ -284,14 +306,30 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Logging: never log secrets (see posti_accounts.log_redaction) ---------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "posti_accounts.log_redaction.RedactSecretsFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# JSON lines with LOG_JSON (production's default), readable lines otherwise; every line has
+# the request id (config/logging_config.py, config/request_id.py).
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_JSON = env.bool("LOG_JSON", default=False)
+LOGGING = logging_config(json_lines=LOG_JSON, level=LOG_LEVEL)
+
+# --- Metrics and error reporting (config/metrics.py, docs/deploy.md) ------------------------
+# /metrics answers only these client addresses or networks, or a bearer token; else 404.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Figures read from the database and Redis are cached this long between scrapes.
+METRICS_CACHE_SECONDS = env.int("METRICS_CACHE_SECONDS", default=30)
+PROMETHEUS_EXPORT_MIGRATIONS = False
+# Optional error reporting; no personal data is sent (send_default_pii=False).
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        send_default_pii=False,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
 
 # --- REST API (issue: SSO and API) ----------------------------------------------------------
 # Bearer tokens first, so an unauthenticated call gets 401 with `WWW-Authenticate: Bearer`.
@@ -346,11 +384,20 @@ SPECTACULAR_SETTINGS = {
 # The RS256 signing key. Development generates one into var/ (config/settings/local.py), tests
 # in memory, production refuses to start without it (sso/checks.py).
 OIDC_RSA_PRIVATE_KEY = env("OIDC_RSA_PRIVATE_KEY", default="")
+# Key rotation (docs/deploy.md): further PEM private keys, one after another, that JWKS
+# publishes but nothing signs with: the next key before it signs, the previous one until the
+# tokens it signed have expired.
+OIDC_RSA_PRIVATE_KEYS_INACTIVE = re.findall(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----",
+    env("OIDC_RSA_PRIVATE_KEYS_INACTIVE", default="").replace("\\n", "\n"),
+    flags=re.S,
+)
 # Not swapped; named so migrations that point at the application (sso) can resolve it.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY,
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": OIDC_RSA_PRIVATE_KEYS_INACTIVE,
     "OIDC_ISS_ENDPOINT": env("OIDC_ISS_ENDPOINT", default=""),
     "OAUTH2_VALIDATOR_CLASS": "sso.oidc.OIDCValidator",
     # Authorization code + PKCE (S256) only.

@@ -1,9 +1,14 @@
 """Production: every secret comes from the environment with no default."""
 
+from config.logging_config import logging_config
+
 from .base import *  # noqa: F403
-from .base import REST_FRAMEWORK, env
+from .base import LOG_LEVEL, REST_FRAMEWORK, env
 
 DEBUG = False
+# One JSON object per line, for the log collector (LOG_JSON=false for readable lines).
+LOG_JSON = env.bool("LOG_JSON", default=True)
+LOGGING = logging_config(json_lines=LOG_JSON, level=LOG_LEVEL)
 SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 DATABASES = {"default": env.db("DATABASE_URL")}
@@ -12,6 +17,8 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+# Prometheus scrapes each process directly over the internal network (config/metrics.py).
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 CSRF_COOKIE_HTTPONLY = True
