@@ -30,9 +30,67 @@ def audience_filters_available() -> dict[str, bool]:
 
 
 def campaign_audience(*, campaign: Campaign) -> QuerySet:
-    """The users a campaign goes to. Every filter that is set narrows it; filters on related
-    rows are EXISTS subqueries, so each user appears once and the SQL can feed an INSERT."""
+    """The users a campaign goes to: the filtered audience less those who have already done
+    what it asks since its `skip_done_since`, and less addresses known not to work.
+    `campaign_start` materializes exactly these (and sets required actions only on them)."""
+    users = campaign_audience_filtered(campaign=campaign)
+    done = _done_since(campaign)
+    if done is not None:
+        users = users.exclude(done)
+    return users.filter(email_undeliverable_at__isnull=True)
+
+
+def _done_since(campaign: Campaign) -> Q | None:
+    """Who has already done what the campaign's kind asks since the date it names."""
+    since = campaign.skip_done_since
+    if since is None:
+        return None
+    if campaign.kind == Campaign.Kind.VERIFY_AND_RENEW:
+        verified = AuditEvent.objects.filter(
+            target_user=OuterRef("pk"), action="email.verified", created_at__gte=since
+        )
+        return Q(password_changed_at__gte=since) & Q(Exists(verified))
+    if campaign.kind == Campaign.Kind.CHECK_DETAILS:
+        return Q(details_confirmed_at__gte=since)
+    return None
+
+
+def _without_delivery(users: QuerySet, campaign: Campaign) -> QuerySet:
+    if campaign.pk is None:
+        return users
+    return users.filter(
+        ~Exists(Delivery.objects.filter(campaign_id=campaign.pk, user=OuterRef("pk")))
+    )
+
+
+def campaign_skipped_count(*, campaign: Campaign) -> int:
+    """Recipients of the filters skipped because they have already done it (and, once the
+    campaign has started, were not sent it)."""
+    done = _done_since(campaign)
+    if done is None:
+        return 0
+    users = campaign_audience_filtered(campaign=campaign).filter(done)
+    return _without_delivery(users, campaign).count()
+
+
+def campaign_suppressed_count(*, campaign: Campaign) -> int:
+    """Recipients of the filters left out because their address is known not to work."""
+    users = campaign_audience_filtered(campaign=campaign).filter(
+        email_undeliverable_at__isnull=False
+    )
+    done = _done_since(campaign)
+    if done is not None:
+        users = users.exclude(done)
+    return _without_delivery(users, campaign).count()
+
+
+def campaign_audience_filtered(*, campaign: Campaign) -> QuerySet:
+    """The users the campaign's filters select. Every filter that is set narrows it; filters
+    on related rows are EXISTS subqueries, so each user appears once and the SQL can feed an
+    INSERT. Staff accounts only when the campaign includes them explicitly."""
     users = get_user_model().objects.filter(is_active=True)
+    if not campaign.audience_include_staff:
+        users = users.filter(is_staff=False)
     active = Membership.objects.filter(user=OuterRef("pk"), status=Membership.Status.ACTIVE)
     if campaign.audience_main_users_only:
         users = users.filter(Exists(active.filter(role=Membership.Role.MAIN_USER)))
