@@ -17,7 +17,7 @@ from kernel.errors import ApplicationError
 
 from . import selectors, services
 from .defaults import TEMPLATE_VARIABLES, campaign_default_templates
-from .forms import CampaignAdminForm, LanguageForm, ScheduleForm
+from .forms import CAMPAIGN_FIELD_GROUPS, CampaignAdminForm, LanguageForm, ScheduleForm
 from .models import Campaign, Delivery
 
 EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED, Campaign.Status.PAUSED)
@@ -31,39 +31,31 @@ class CampaignAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     raw_id_fields = ["audience_organizations"]
     readonly_fields = ["status", "recipient_count"]
-    fieldsets = [
-        (None, {"fields": ["name", "kind", "status", "cutover_date"]}),
-        (
-            _("Audience (every filter that is set narrows it)"),
-            {
-                "fields": [
-                    "audience_main_users_only",
-                    "audience_organizations",
-                    "audience_eservice",
-                    "audience_unverified_email",
-                    "audience_password_not_changed_since",
-                    "audience_details_not_confirmed",
-                    "audience_language",
-                    "audience_last_login_before",
-                    "audience_legacy_service",
-                    "recipient_count",
-                ]
-            },
-        ),
-        (_("Sending"), {"fields": ["scheduled_at", "throttle_per_minute"]}),
-        (
-            _("Email in Finnish"),
-            {
-                "fields": ["subject_fi", "body_fi"],
-                "description": _(
-                    "Leave empty to use the default text of the kind. Variables: %(vars)s"
-                )
-                % {"vars": ", ".join(f"{{{{ {v} }}}}" for v in TEMPLATE_VARIABLES)},
-            },
-        ),
-        (_("Email in Swedish"), {"fields": ["subject_sv", "body_sv"]}),
-        (_("Email in English"), {"fields": ["subject_en", "body_en"]}),
-    ]
+
+    @property
+    def fieldsets(self):
+        groups = dict(CAMPAIGN_FIELD_GROUPS)
+        variables = ", ".join(f"{{{{ {v} }}}}" for v in TEMPLATE_VARIABLES)
+        return [
+            (None, {"fields": [*groups[None][:2], "status", *groups[None][2:]]}),
+            (
+                _("Audience (every filter that is set narrows it)"),
+                {"fields": [*groups["audience"], "recipient_count"]},
+            ),
+            (_("Sending"), {"fields": groups["sending"]}),
+            (
+                _("Email in Finnish"),
+                {
+                    "fields": groups["fi"],
+                    "description": _(
+                        "Leave empty to use the default text of the kind. Variables: %(vars)s"
+                    )
+                    % {"vars": variables},
+                },
+            ),
+            (_("Email in Swedish"), {"fields": groups["sv"]}),
+            (_("Email in English"), {"fields": groups["en"]}),
+        ]
 
     @admin.display(description=_("recipients now"))
     def recipient_count(self, obj: Campaign | None) -> str:
@@ -87,6 +79,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 "kind",
                 "audience_organizations",
                 *(f.name for f in Campaign._meta.fields if f.name.startswith("audience_")),
+                "skip_done_since",
             ]
         return self.readonly_fields
 
