@@ -12,9 +12,7 @@ def test_admin_fieldsets_are_the_form_fields():
     model_admin = admin.site._registry[Campaign]
     request = RequestFactory().get("/")
     shown = [
-        name
-        for _title, options in model_admin.get_fieldsets(request)
-        for name in options["fields"]
+        name for _title, options in model_admin.get_fieldsets(request) for name in options["fields"]
     ]
     assert sorted(set(shown) - {"status", "recipient_count"}) == sorted(CAMPAIGN_FORM_FIELDS)
     assert len(shown) == len(set(shown))
