@@ -9,7 +9,8 @@ from allauth.account.models import EmailAddress
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 
 from organizations.models import Membership
 from posti_accounts.models import AuditEvent
@@ -55,33 +56,30 @@ def _done_since(campaign: Campaign) -> Q | None:
     return None
 
 
-def _without_delivery(users: QuerySet, campaign: Campaign) -> QuerySet:
-    if campaign.pk is None:
-        return users
-    return users.filter(
-        ~Exists(Delivery.objects.filter(campaign_id=campaign.pk, user=OuterRef("pk")))
+def campaign_left_out_counts(*, campaign: Campaign) -> dict[str, int]:
+    """Of the users the filters select, how many are skipped because they have already done
+    it (`skipped`) and how many left out because their address is known not to work
+    (`suppressed`); once the campaign has started, only those it was not sent to. One query."""
+    users = campaign_audience_filtered(campaign=campaign)
+    if campaign.started_at is not None:
+        users = users.filter(
+            ~Exists(Delivery.objects.filter(campaign_id=campaign.pk, user=OuterRef("pk")))
+        )
+    done = _done_since(campaign)
+    undeliverable = Q(email_undeliverable_at__isnull=False)
+    if done is None:
+        return {"skipped": 0, "suppressed": users.filter(undeliverable).count()}
+    return users.aggregate(
+        skipped=Count("pk", filter=done), suppressed=Count("pk", filter=undeliverable & ~done)
     )
 
 
 def campaign_skipped_count(*, campaign: Campaign) -> int:
-    """Recipients of the filters skipped because they have already done it (and, once the
-    campaign has started, were not sent it)."""
-    done = _done_since(campaign)
-    if done is None:
-        return 0
-    users = campaign_audience_filtered(campaign=campaign).filter(done)
-    return _without_delivery(users, campaign).count()
+    return campaign_left_out_counts(campaign=campaign)["skipped"]
 
 
 def campaign_suppressed_count(*, campaign: Campaign) -> int:
-    """Recipients of the filters left out because their address is known not to work."""
-    users = campaign_audience_filtered(campaign=campaign).filter(
-        email_undeliverable_at__isnull=False
-    )
-    done = _done_since(campaign)
-    if done is not None:
-        users = users.exclude(done)
-    return _without_delivery(users, campaign).count()
+    return campaign_left_out_counts(campaign=campaign)["suppressed"]
 
 
 def campaign_audience_filtered(*, campaign: Campaign) -> QuerySet:
@@ -95,7 +93,8 @@ def campaign_audience_filtered(*, campaign: Campaign) -> QuerySet:
     if campaign.audience_main_users_only:
         users = users.filter(Exists(active.filter(role=Membership.Role.MAIN_USER)))
     if campaign.pk:
-        org_ids = list(campaign.audience_organizations.values_list("pk", flat=True))
+        # .all(): the admin prefetches them once for all its counts and descriptions.
+        org_ids = [org.pk for org in campaign.audience_organizations.all()]
         if org_ids:
             users = users.filter(Exists(active.filter(organization_id__in=org_ids)))
     if campaign.audience_eservice_id:
@@ -206,3 +205,69 @@ def campaign_failed_deliveries(*, campaign: Campaign, limit: int = 100) -> Query
         .select_related("user")
         .order_by("-pk")[:limit]
     )
+
+
+def campaign_recipient_sample(*, campaign: Campaign, limit: int = 10) -> list:
+    """A few recipients to show on the confirmation page (the first by id)."""
+    return list(
+        campaign_audience(campaign=campaign)
+        .order_by("pk")
+        .only("pk", "email", "first_name", "last_name", "preferred_language")[:limit]
+    )
+
+
+def _when(value: datetime) -> str:
+    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+
+
+def campaign_audience_description(*, campaign: Campaign) -> tuple[list[str], list[str]]:
+    """The campaign's filters in words, in the active language: (the filters that narrow the
+    audience — empty means all active users —, notes on who is left out)."""
+    narrowing: list[str] = []
+    if campaign.audience_main_users_only:
+        narrowing.append(gettext("main users of organizations"))
+    if campaign.pk:
+        names = sorted(org.name for org in campaign.audience_organizations.all())
+        if names:
+            shown = ", ".join(names[:10]) + (" …" if len(names) > 10 else "")
+            narrowing.append(gettext("members of: %(names)s") % {"names": shown})
+    if campaign.audience_eservice_id:
+        narrowing.append(
+            gettext("users of the e-service %(name)s") % {"name": campaign.audience_eservice.name}
+        )
+    if campaign.audience_unverified_email:
+        narrowing.append(gettext("whose email address is not verified"))
+    if campaign.audience_password_not_changed_since:
+        narrowing.append(
+            gettext("who have not set a new password since %(date)s")
+            % {"date": _when(campaign.audience_password_not_changed_since)}
+        )
+    if campaign.audience_details_not_confirmed:
+        narrowing.append(gettext("who have not confirmed their details"))
+    if campaign.audience_language:
+        narrowing.append(
+            gettext("language: %(language)s")
+            % {"language": campaign.get_audience_language_display().lower()}
+        )
+    if campaign.audience_last_login_before:
+        narrowing.append(
+            gettext("who last logged in before %(date)s (or never)")
+            % {"date": _when(campaign.audience_last_login_before)}
+        )
+    if campaign.audience_legacy_service_id:
+        narrowing.append(
+            gettext("migrated from the legacy service %(name)s")
+            % {"name": campaign.audience_legacy_service.name}
+        )
+    notes = [
+        gettext("Staff accounts are included.")
+        if campaign.audience_include_staff
+        else gettext("Staff accounts are left out.")
+    ]
+    if _done_since(campaign) is not None:
+        notes.append(
+            gettext("Those who have already done it since %(date)s are skipped.")
+            % {"date": _when(campaign.skip_done_since)}
+        )
+    notes.append(gettext("Addresses known not to work are left out."))
+    return narrowing, notes
