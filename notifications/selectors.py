@@ -147,6 +147,10 @@ class Progress:
     failed: int
     skipped: int
     rate_per_minute: float
+    # What the email provider reported afterwards (tracking webhooks, 5xx at send time).
+    delivered: int = 0
+    bounced: int = 0
+    complained: int = 0
 
     @property
     def done(self) -> int:
@@ -159,12 +163,17 @@ class Progress:
 
 def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> Progress:
     """Counts per status (one query) and the send rate over the campaign so far."""
-    counts = dict(
+    counts: dict[str, int] = {}
+    outcomes: dict[str, int] = {}
+    rows = (
         Delivery.objects.filter(campaign=campaign)
-        .values_list("status")
+        .values_list("status", "outcome")
         .annotate(n=Count("pk"))
         .order_by()
     )
+    for status, outcome, n in rows:
+        counts[status] = counts.get(status, 0) + n
+        outcomes[outcome] = outcomes.get(outcome, 0) + n
     rate = 0.0
     started = campaign.started_at
     if started and counts.get(Delivery.Status.SENT):
@@ -179,6 +188,9 @@ def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> Pro
         failed=counts.get(Delivery.Status.FAILED, 0),
         skipped=counts.get(Delivery.Status.SKIPPED, 0),
         rate_per_minute=rate,
+        delivered=outcomes.get(Delivery.Outcome.DELIVERED, 0),
+        bounced=outcomes.get(Delivery.Outcome.BOUNCED, 0),
+        complained=outcomes.get(Delivery.Outcome.COMPLAINED, 0),
     )
 
 
