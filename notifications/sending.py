@@ -30,6 +30,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.template import Context, Engine
 from django.urls import reverse
 from django.utils import formats, timezone, translation
+from django.utils.http import urlencode
 
 from kernel.tokens import token_hash
 from organizations.models import Membership
@@ -215,6 +216,11 @@ def action_url_for(*, campaign: Campaign, token: str | None) -> str:
     if token:
         return settings.SITE_URL + reverse("notifications:action", args=[token])
     return settings.SITE_URL + reverse("account_login")
+
+
+def preview_url_for(*, campaign: Campaign, language: str) -> str:
+    query = urlencode({"lang": language, "kind": campaign.kind})
+    return settings.SITE_URL + reverse("notifications:preview") + "?" + query
 
 
 # --- sending --------------------------------------------------------------------------------
