@@ -4,8 +4,8 @@ and deliveries arrive here and anymail's `tracking` signal carries them to
 
 Only the configured provider's endpoint answers (`ANYMAIL_ESP`), at anymail's own path
 (`<esp>/tracking/`), and only when `ANYMAIL["WEBHOOK_SECRET"]` is set: anymail then checks
-the HTTP basic auth, and the provider's signature where it signs (Mailgun, SendGrid's signed
-events, Amazon SNS). Unknown providers are 404; a bad payload is 400, never a 500.
+the HTTP basic auth, and the provider's signature where it signs (Mailgun). Unknown
+providers are 404; a bad payload is 400, never a 500.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 logger = logging.getLogger(__name__)
 
+# Amazon SES would need boto3, which the lock does not include.
 TRACKING_VIEWS = {
-    "amazon_ses": "anymail.webhooks.amazon_ses.AmazonSESTrackingWebhookView",
     "mailgun": "anymail.webhooks.mailgun.MailgunTrackingWebhookView",
     "postmark": "anymail.webhooks.postmark.PostmarkTrackingWebhookView",
     "sendgrid": "anymail.webhooks.sendgrid.SendGridTrackingWebhookView",

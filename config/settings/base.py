@@ -146,7 +146,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # development it follows the port the server runs on (`PORT=8741 make run`).
 SITE_URL = env("SITE_URL", default=f"http://127.0.0.1:{env('PORT', default='8000')}").rstrip("/")
 # Sending through an email provider (django-anymail) instead of SMTP: ANYMAIL_ESP names it
-# (amazon_ses, mailgun, postmark, sendgrid) and ANYMAIL_API_KEY is its key. Its tracking
+# (mailgun, postmark or sendgrid) and ANYMAIL_API_KEY is its key. Its tracking
 # webhook (bounces, complaints) is /n/webhooks/<esp>/tracking/, behind HTTP basic auth
 # ANYMAIL_WEBHOOK_SECRET ("user:password") and the provider's signature where it signs
 # (Mailgun: ANYMAIL_WEBHOOK_SIGNING_KEY).

@@ -122,3 +122,23 @@ def test_required_action_verification_link(client, site, make_user):
         client.post(reverse("posti_accounts:action_verify_email"), HTTP_HOST="o:1")
     [message] = mail.outbox
     _all_on_site(message)
+
+
+def _setting(name: str, **env) -> str:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ANYMAIL_", "EMAIL_"))}
+    clean.update(env, DJANGO_SETTINGS_MODULE="config.settings.production")
+    clean.setdefault("SECRET_KEY", "x" * 60)
+    code = f"from config.settings import base; print(base.{name})"
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_email_backend_stays_smtp_unless_a_provider_is_chosen():
+    smtp = _setting("EMAIL_BACKEND", EMAIL_URL="smtp://127.0.0.1:25")
+    assert smtp == "django.core.mail.backends.smtp.EmailBackend"
+    chosen = _setting("EMAIL_BACKEND", EMAIL_URL="smtp://127.0.0.1:25", ANYMAIL_ESP="postmark")
+    assert chosen == "anymail.backends.postmark.EmailBackend"
+    assert "test-token" in _setting("ANYMAIL", ANYMAIL_ESP="postmark", ANYMAIL_API_KEY="test-token")
