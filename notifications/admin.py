@@ -290,8 +290,8 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["campaign", "user", "status", "attempts", "sent_at", "last_error"]
-    list_filter = ["status"]
+    list_display = ["campaign", "user", "status", "outcome", "attempts", "sent_at", "last_error"]
+    list_filter = ["status", "outcome"]
     search_fields = ["user__email"]
     raw_id_fields = ["campaign", "user"]
     list_select_related = ["campaign", "user"]
