@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -17,10 +18,17 @@ from kernel.errors import ApplicationError
 
 from . import selectors, services
 from .defaults import TEMPLATE_VARIABLES, campaign_default_templates
-from .forms import CampaignAdminForm, LanguageForm, ScheduleForm
+from .forms import CAMPAIGN_FIELD_GROUPS, CampaignAdminForm, LanguageForm, ScheduleForm
 from .models import Campaign, Delivery
 
 EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED, Campaign.Status.PAUSED)
+# Actions that act only when POSTed from their confirmation page.
+CONFIRMED_ACTIONS = ("start", "schedule", "cancel")
+CONFIRM_TITLES = {
+    "start": _("Start the campaign “%(name)s” now?"),
+    "schedule": _("Schedule the campaign “%(name)s”?"),
+    "cancel": _("Cancel the campaign “%(name)s”?"),
+}
 
 
 @admin.register(Campaign)
@@ -31,39 +39,31 @@ class CampaignAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     raw_id_fields = ["audience_organizations"]
     readonly_fields = ["status", "recipient_count"]
-    fieldsets = [
-        (None, {"fields": ["name", "kind", "status", "cutover_date"]}),
-        (
-            _("Audience (every filter that is set narrows it)"),
-            {
-                "fields": [
-                    "audience_main_users_only",
-                    "audience_organizations",
-                    "audience_eservice",
-                    "audience_unverified_email",
-                    "audience_password_not_changed_since",
-                    "audience_details_not_confirmed",
-                    "audience_language",
-                    "audience_last_login_before",
-                    "audience_legacy_service",
-                    "recipient_count",
-                ]
-            },
-        ),
-        (_("Sending"), {"fields": ["scheduled_at", "throttle_per_minute"]}),
-        (
-            _("Email in Finnish"),
-            {
-                "fields": ["subject_fi", "body_fi"],
-                "description": _(
-                    "Leave empty to use the default text of the kind. Variables: %(vars)s"
-                )
-                % {"vars": ", ".join(f"{{{{ {v} }}}}" for v in TEMPLATE_VARIABLES)},
-            },
-        ),
-        (_("Email in Swedish"), {"fields": ["subject_sv", "body_sv"]}),
-        (_("Email in English"), {"fields": ["subject_en", "body_en"]}),
-    ]
+
+    @property
+    def fieldsets(self):
+        groups = dict(CAMPAIGN_FIELD_GROUPS)
+        variables = ", ".join(f"{{{{ {v} }}}}" for v in TEMPLATE_VARIABLES)
+        return [
+            (None, {"fields": [*groups[None][:2], "status", *groups[None][2:]]}),
+            (
+                _("Audience (every filter that is set narrows it)"),
+                {"fields": [*groups["audience"], "recipient_count"]},
+            ),
+            (_("Sending"), {"fields": groups["sending"]}),
+            (
+                _("Email in Finnish"),
+                {
+                    "fields": groups["fi"],
+                    "description": _(
+                        "Leave empty to use the default text of the kind. Variables: %(vars)s"
+                    )
+                    % {"vars": variables},
+                },
+            ),
+            (_("Email in Swedish"), {"fields": groups["sv"]}),
+            (_("Email in English"), {"fields": groups["en"]}),
+        ]
 
     @admin.display(description=_("recipients now"))
     def recipient_count(self, obj: Campaign | None) -> str:
@@ -87,6 +87,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 "kind",
                 "audience_organizations",
                 *(f.name for f in Campaign._meta.fields if f.name.startswith("audience_")),
+                "skip_done_since",
             ]
         return self.readonly_fields
 
@@ -117,6 +118,11 @@ class CampaignAdmin(admin.ModelAdmin):
                 name="notifications_campaign_control",
             ),
             path(
+                "<int:campaign_id>/control/<str:action>/confirm/",
+                self.admin_site.admin_view(self.confirm_view),
+                name="notifications_campaign_confirm",
+            ),
+            path(
                 "<int:campaign_id>/control/<str:action>/",
                 self.admin_site.admin_view(require_POST(self.action_view)),
                 name="notifications_campaign_action",
@@ -127,7 +133,12 @@ class CampaignAdmin(admin.ModelAdmin):
     def _campaign(self, request, campaign_id: int) -> Campaign:
         if not self.has_change_permission(request):
             raise PermissionDenied
-        return get_object_or_404(Campaign, pk=campaign_id)
+        return get_object_or_404(
+            Campaign.objects.select_related(
+                "audience_eservice", "audience_legacy_service"
+            ).prefetch_related("audience_organizations"),
+            pk=campaign_id,
+        )
 
     def control_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
         campaign = self._campaign(request, campaign_id)
@@ -148,11 +159,7 @@ class CampaignAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "title": _("Campaign: %(name)s") % {"name": campaign.name},
             "campaign": campaign,
-            "recipient_count": (
-                progress.total
-                if campaign.started_at
-                else selectors.campaign_recipient_count(campaign=campaign)
-            ),
+            **self._audience_context(campaign, progress=progress),
             "progress": progress,
             "funnel": selectors.campaign_funnel(campaign=campaign),
             "failed": selectors.campaign_failed_deliveries(campaign=campaign),
@@ -167,12 +174,71 @@ class CampaignAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/notifications/campaign/control.html", context)
 
+    def _audience_context(self, campaign: Campaign, *, progress=None) -> dict:
+        narrowing, notes = selectors.campaign_audience_description(campaign=campaign)
+        # Before the start: who would be left out. Once started, the deliveries tell.
+        left_out = {"skipped": None, "suppressed": None}
+        if campaign.started_at is None:
+            recipients = selectors.campaign_recipient_count(campaign=campaign)
+            left_out = selectors.campaign_left_out_counts(campaign=campaign)
+        else:
+            recipients = (progress or selectors.campaign_progress(campaign=campaign)).total
+        return {
+            "recipient_count": recipients,
+            "skipped_count": left_out["skipped"],
+            "suppressed_count": left_out["suppressed"],
+            "audience_narrowing": narrowing,
+            "audience_notes": notes,
+        }
+
+    def confirm_view(self, request: HttpRequest, campaign_id: int, action: str) -> HttpResponse:
+        """The page between "Start now" / "Schedule" / "Cancel campaign" and the act: who it
+        goes to, in numbers and words, and a sample. Its form POSTs (CSRF) to the action."""
+        campaign = self._campaign(request, campaign_id)
+        if action not in CONFIRMED_ACTIONS:
+            raise Http404
+        back = HttpResponseRedirect(
+            reverse("admin:notifications_campaign_control", args=[campaign.pk])
+        )
+        schedule_form = None
+        if action == "schedule":
+            schedule_form = ScheduleForm(request.GET)
+            if not schedule_form.is_valid():
+                messages.error(request, _("Give a valid start time."))
+                return back
+        if action in ("start", "schedule"):
+            try:
+                services.campaign_templates_validate(campaign=campaign)
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+                return back
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": CONFIRM_TITLES[action] % {"name": campaign.name},
+            "campaign": campaign,
+            "action": action,
+            "schedule_form": schedule_form,
+            "scheduled_at": request.GET.get("scheduled_at", ""),
+            "sample": (
+                selectors.campaign_recipient_sample(campaign=campaign) if action != "cancel" else []
+            ),
+            **self._audience_context(campaign),
+        }
+        return TemplateResponse(request, "admin/notifications/campaign/confirm.html", context)
+
     def action_view(self, request: HttpRequest, campaign_id: int, action: str) -> HttpResponse:
         campaign = self._campaign(request, campaign_id)
         actor = request.user
         back = HttpResponseRedirect(
             reverse("admin:notifications_campaign_control", args=[campaign.pk])
         )
+        if action in CONFIRMED_ACTIONS and request.POST.get("confirmed") != "1":
+            # Only the confirmation page's form acts; anything else is shown that page.
+            url = reverse("admin:notifications_campaign_confirm", args=[campaign.pk, action])
+            if action == "schedule":
+                url += "?" + urlencode({"scheduled_at": request.POST.get("scheduled_at", "")})
+            return HttpResponseRedirect(url)
         try:
             if action == "start":
                 services.campaign_start_request(campaign=campaign, actor=actor, request=request)
@@ -224,8 +290,8 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["campaign", "user", "status", "attempts", "sent_at", "last_error"]
-    list_filter = ["status"]
+    list_display = ["campaign", "user", "status", "outcome", "attempts", "sent_at", "last_error"]
+    list_filter = ["status", "outcome"]
     search_fields = ["user__email"]
     raw_id_fields = ["campaign", "user"]
     list_select_related = ["campaign", "user"]

@@ -35,13 +35,13 @@ class NewPasswordForm(SetPasswordForm):
         raise NotImplementedError
 
 
-class CampaignAdminForm(forms.ModelForm):
-    class Meta:
-        model = Campaign
-        fields = [
-            "name",
-            "kind",
-            "cutover_date",
+# The campaign form's fields, grouped as the admin shows them: the one list of them (the
+# admin builds its fieldsets from it, adding its read-only status and recipient count).
+CAMPAIGN_FIELD_GROUPS: list[tuple[str | None, list[str]]] = [
+    (None, ["name", "kind", "cutover_date"]),
+    (
+        "audience",
+        [
             "audience_main_users_only",
             "audience_organizations",
             "audience_eservice",
@@ -51,15 +51,22 @@ class CampaignAdminForm(forms.ModelForm):
             "audience_language",
             "audience_last_login_before",
             "audience_legacy_service",
-            "scheduled_at",
-            "throttle_per_minute",
-            "subject_fi",
-            "body_fi",
-            "subject_sv",
-            "body_sv",
-            "subject_en",
-            "body_en",
-        ]
+            "audience_include_staff",
+            "skip_done_since",
+        ],
+    ),
+    ("sending", ["scheduled_at", "throttle_per_minute"]),
+    ("fi", ["subject_fi", "body_fi"]),
+    ("sv", ["subject_sv", "body_sv"]),
+    ("en", ["subject_en", "body_en"]),
+]
+CAMPAIGN_FORM_FIELDS = [name for _group, names in CAMPAIGN_FIELD_GROUPS for name in names]
+
+
+class CampaignAdminForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = CAMPAIGN_FORM_FIELDS
 
     def clean(self):
         cleaned = super().clean()

@@ -76,6 +76,21 @@ class Campaign(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    audience_include_staff = models.BooleanField(
+        _("include staff accounts"),
+        default=False,
+        help_text=_("Staff accounts get no campaign email unless this is ticked."),
+    )
+    skip_done_since = models.DateTimeField(
+        _("skip those who have done it since"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Phase 3: skip people who have verified their address and set a new password "
+            "since this time. Phase 1: skip people who have confirmed their details since "
+            "this time."
+        ),
+    )
 
     scheduled_at = models.DateTimeField(_("start time"), null=True, blank=True)
     throttle_per_minute = models.PositiveIntegerField(
@@ -123,6 +138,11 @@ class Delivery(models.Model):
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
 
+    class Outcome(models.TextChoices):
+        DELIVERED = "delivered", _("Delivered")
+        BOUNCED = "bounced", _("Bounced")
+        COMPLAINED = "complained", _("Complained")
+
     # No separate index on campaign_id: the unique (campaign, user) and (campaign, status)
     # indexes lead with it, and one index less speeds up materializing millions of rows.
     campaign = models.ForeignKey(
@@ -157,6 +177,19 @@ class Delivery(models.Model):
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     completed_action_at = models.DateTimeField(_("completed action at"), null=True, blank=True)
+    # What the email provider reported afterwards (tracking webhooks), matched by the
+    # message id the provider gave at send time (or the Message-ID header we set).
+    provider_message_id = models.CharField(
+        _("provider message id"), max_length=255, blank=True, db_default=""
+    )
+    outcome = models.CharField(
+        _("delivery outcome"),
+        max_length=16,
+        choices=Outcome.choices,
+        blank=True,
+        db_default="",
+    )
+    outcome_at = models.DateTimeField(_("outcome reported at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("delivery")
@@ -166,6 +199,12 @@ class Delivery(models.Model):
         ]
         indexes = [
             models.Index(fields=["campaign", "status"], name="delivery_campaign_status_idx"),
+            # Webhook events look deliveries up by the provider's id; most rows have none.
+            models.Index(
+                fields=["provider_message_id"],
+                name="delivery_provider_msgid_idx",
+                condition=~models.Q(provider_message_id=""),
+            ),
         ]
 
     def __str__(self) -> str:

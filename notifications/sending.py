@@ -30,11 +30,13 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.template import Context, Engine
 from django.urls import reverse
 from django.utils import formats, timezone, translation
+from django.utils.http import urlencode
 
 from kernel.tokens import token_hash
 from organizations.models import Membership
 
 from . import throttle
+from .deliverability import deliveries_bounced_at_send
 from .models import ActionToken, Campaign, Delivery, delivery_message_id
 
 Clock = Callable[[], datetime]
@@ -216,6 +218,11 @@ def action_url_for(*, campaign: Campaign, token: str | None) -> str:
     return settings.SITE_URL + reverse("account_login")
 
 
+def preview_url_for(*, campaign: Campaign, language: str) -> str:
+    query = urlencode({"lang": language, "kind": campaign.kind})
+    return settings.SITE_URL + reverse("notifications:preview") + "?" + query
+
+
 # --- sending --------------------------------------------------------------------------------
 
 
@@ -314,6 +321,8 @@ def deliveries_send_batch(
         claimed = []
         result.connection_failed = True
     skipped: list[int] = []
+    bounced: dict[int, str] = {}
+    provider_ids: dict[int, str] = {}
     for index, (pk, user_id) in enumerate(claimed):
         if time.monotonic() > give_up_at:
             unsent = [row_pk for row_pk, _u in claimed[index:]]
@@ -341,16 +350,23 @@ def deliveries_send_batch(
                     "Message-ID": delivery_message_id(campaign_id=campaign.pk, delivery_id=pk)
                 },
             )
+            # Carried back by an email provider's tracking events (anymail; SMTP ignores it).
+            message.metadata = {"delivery_id": str(pk)}
             smtp.send_messages([message])
         except Exception as exc:
             is_permanent, broken = _classify(exc)
             (permanent if is_permanent else transient)[_error_text(exc)].append(pk)
+            if is_permanent and isinstance(exc, smtplib.SMTPRecipientsRefused):
+                bounced[pk] = _error_text(exc)  # a hard bounce: the address does not work
             if broken:
                 unsent = [row_pk for row_pk, _u in claimed[index + 1 :]]
                 result.connection_failed = True
                 break
             continue
         sent.append(pk)
+        provider_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
+        if provider_id:
+            provider_ids[pk] = str(provider_id)[:255]
         try:
             journal.record(delivery_id=pk, when=now)
         except Exception:  # journal unreachable: record what was sent and stop here
@@ -373,6 +389,7 @@ def deliveries_send_batch(
         claimed_at=now,
         now=clock(),
     )
+    _record_provider_results(provider_ids=provider_ids, bounced=bounced, now=clock())
     result.sent = len(sent)
     result.failed = sum(len(v) for v in permanent.values())
     result.retried = sum(len(v) for v in transient.values())
@@ -423,6 +440,18 @@ def _record_outcome(
             ).update(status=Delivery.Status.SKIPPED)
     if sent:
         throttle.journal_forget(sent)
+
+
+def _record_provider_results(*, provider_ids: dict[int, str], bounced: dict[int, str], now):
+    """The provider's message ids (to match its tracking events later: one UPDATE for the
+    batch), and the hard bounces of this batch (addresses marked not working)."""
+    if provider_ids:
+        Delivery.objects.bulk_update(
+            [Delivery(pk=pk, provider_message_id=value) for pk, value in provider_ids.items()],
+            ["provider_message_id"],
+        )
+    if bounced:
+        deliveries_bounced_at_send(bounced=bounced, now=now)
 
 
 def campaign_finish_if_complete(*, campaign_id: int, now: datetime) -> bool:

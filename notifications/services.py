@@ -32,7 +32,7 @@ from . import sending, throttle
 from .defaults import TEMPLATE_VARIABLES, campaign_default_templates
 from .models import ActionToken, Campaign, CampaignStartBatch, Delivery
 from .selectors import campaign_audience
-from .sending import CampaignRenderer, action_url_for, deliveries_reclaim_stale
+from .sending import CampaignRenderer, deliveries_reclaim_stale
 
 MSG_NOT_STARTABLE = _("Only a draft or scheduled campaign can be started.")
 MSG_NOT_SCHEDULABLE = _("Only a draft campaign can be scheduled.")
@@ -547,7 +547,7 @@ def campaign_deliveries_retry(
 
 
 def campaign_preview(*, campaign: Campaign, language: str, user) -> tuple[str, str]:
-    """The email as `user` would get it in `language` (the link is a sample, not a token)."""
+    """The email as `user` would get it in `language` (its link leads to the preview page)."""
     campaign_templates_validate(campaign=campaign)
     sample = get_user_model()(
         email=user.email,
@@ -555,13 +555,14 @@ def campaign_preview(*, campaign: Campaign, language: str, user) -> tuple[str, s
         last_name=user.last_name,
         preferred_language=language,
     )
-    token = "preview-link" if campaign.kind in REQUIRED_ACTIONS_BY_KIND else None
-    from .sending import organization_names_for
+    from .sending import organization_names_for, preview_url_for
 
     try:
         return CampaignRenderer(campaign).render(
             user=sample,
-            action_url=action_url_for(campaign=campaign, token=token),
+            # A real link, to a page that says it is a preview (a token exists only in the
+            # real emails).
+            action_url=preview_url_for(campaign=campaign, language=language),
             organization_names=organization_names_for([user.pk]).get(user.pk, ""),
         )
     except Exception as exc:  # staff-written template: show the error, never a 500

@@ -21,6 +21,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -32,6 +33,7 @@ from . import services
 from .forms import NewPasswordForm
 from .models import Campaign
 
+LANGUAGES = ("fi", "sv", "en")
 SESSION_KEY = "notifications_password_user"
 PASSWORD_STEP_SECONDS = 15 * 60
 
@@ -98,3 +100,23 @@ def password_set(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Your new password is set. You can now log in."))
             return redirect("account_login")
     return render(request, "notifications/password_set.html", {"form": form, "email": user.email})
+
+
+@never_cache
+@require_http_methods(["GET"])
+def preview_link(request: HttpRequest) -> HttpResponse:
+    """Where the link of a preview or a test email leads: a page that says so, in the
+    language of the email (`?lang=`); it does nothing."""
+    language = request.GET.get("lang", "")
+    if language not in LANGUAGES:
+        language = translation.get_language() or "fi"
+    kind = request.GET.get("kind", "")
+    kind_label = Campaign.Kind(kind).label if kind in Campaign.Kind.values else ""
+    with translation.override(language):
+        response = render(
+            request,
+            "notifications/preview.html",
+            {"kind_label": str(kind_label), "preview_language": language},
+        )
+    response["Content-Language"] = language
+    return response

@@ -11,7 +11,7 @@ import math
 import time
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
@@ -20,6 +20,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -61,6 +62,16 @@ def _failure_pad(started: float) -> None:
     time.sleep(max(0.0, target - elapsed))
 
 
+def site_url(path: str) -> str:
+    """An absolute link for an email: the one configured SITE_URL, never the request's host."""
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _on_site(url: str) -> str:
+    parts = urlsplit(url)
+    return site_url(urlunsplit(("", "", parts.path, parts.query, parts.fragment)))
+
+
 def _current_request() -> HttpRequest | None:
     return getattr(allauth_context, "request", None)
 
@@ -82,14 +93,17 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         """Render in the recipient's language now; deliver from a Celery task on commit."""
-        from django.contrib.sites.shortcuts import get_current_site
-
         request = _current_request()
         ctx: dict[str, Any] = {"request": request, "email": email}
         ctx.update(context)
+        # allauth builds some links from the request's host (signup_url, the reset page of
+        # the unknown-account email): every link in an email comes from SITE_URL.
+        for key, value in list(ctx.items()):
+            if key.endswith("_url") and isinstance(value, str) and "://" in value:
+                ctx[key] = _on_site(value)
         with translation.override(self._recipient_language(email, ctx)):
             # allauth's templates greet with the site's name: ours, in the reader's language.
-            domain = get_current_site(request).domain if request is not None else SITE_DOMAIN
+            domain = urlsplit(settings.SITE_URL).netloc
             ctx["current_site"] = SimpleNamespace(name=str(SITE_NAME), domain=domain)
             message = self.render_mail(template_prefix, email, ctx)
         html = ""
@@ -100,6 +114,13 @@ class AccountAdapter(DefaultAccountAdapter):
         if getattr(message, "content_subtype", "plain") == "html":
             html, text = message.body, ""
         email_send_rendered(to=email, subject=message.subject, text=text, html=html)
+
+    def get_email_confirmation_url(self, request, emailconfirmation) -> str:
+        return site_url(reverse("account_confirm_email", args=[emailconfirmation.key]))
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
+        return site_url(path.replace("UID-KEY", quote(key)))
 
     def send_confirmation_mail(self, request, emailconfirmation, signup) -> None:
         address = emailconfirmation.email_address

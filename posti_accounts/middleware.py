@@ -172,7 +172,9 @@ class RequiredActionsMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             pending = user.required_actions
-            if pending and not self._exempt(request, pending[0]):
+            # Staff keep the admin while a campaign they run asks them too (issue 16).
+            staff_admin = user.is_staff and request.path.startswith("/admin/")
+            if pending and not staff_admin and not self._exempt(request, pending[0]):
                 return HttpResponseRedirect(reverse(ACTION_URL_NAMES[pending[0]]))
         return self.get_response(request)
 

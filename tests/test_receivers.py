@@ -29,8 +29,14 @@ def _receiver_names(signal) -> list[str]:
 
 
 def test_receivers_connected_for_each_account_event():
-    assert _receiver_names(signals.email_verified) == ["organizations.receivers.on_email_verified"]
+    assert _receiver_names(signals.email_verified) == [
+        "notifications.receivers.on_email_verified",
+        "organizations.receivers.on_email_verified",
+    ]
     assert _receiver_names(signals.password_changed) == ["migration.receivers.on_password_changed"]
+    from anymail.signals import tracking
+
+    assert _receiver_names(tracking) == ["notifications.receivers.on_email_tracking"]
     assert _receiver_names(signals.user_deactivation_requested) == [
         "organizations.receivers.on_user_deactivation_requested"
     ]

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "csp",
     "django_prometheus",
+    "anymail",
 ]
 
 MIDDLEWARE = [
@@ -166,7 +167,27 @@ CELERY_BEAT_SCHEDULE["health-heartbeat"] = {
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Tunnustenhallinta <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# The one base of every link in an email (campaigns, invitations, verification, reset). In
+# development it follows the port the server runs on (`PORT=8741 make run`).
+SITE_URL = env("SITE_URL", default=f"http://127.0.0.1:{env('PORT', default='8000')}").rstrip("/")
+# Sending through an email provider (django-anymail) instead of SMTP: ANYMAIL_ESP names it
+# (mailgun, postmark or sendgrid) and ANYMAIL_API_KEY is its key. Its tracking
+# webhook (bounces, complaints) is /n/webhooks/<esp>/tracking/, behind HTTP basic auth
+# ANYMAIL_WEBHOOK_SECRET ("user:password") and the provider's signature where it signs
+# (Mailgun: ANYMAIL_WEBHOOK_SIGNING_KEY).
+ANYMAIL_ESP = env("ANYMAIL_ESP", default="")
+ANYMAIL = {"WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default="")}
+_ANYMAIL_KEY = env("ANYMAIL_API_KEY", default="")
+_ANYMAIL_SIGNING_KEY = env("ANYMAIL_WEBHOOK_SIGNING_KEY", default="")
+if ANYMAIL_ESP == "mailgun":
+    ANYMAIL.update(MAILGUN_API_KEY=_ANYMAIL_KEY, MAILGUN_WEBHOOK_SIGNING_KEY=_ANYMAIL_SIGNING_KEY)
+    ANYMAIL["MAILGUN_API_URL"] = env("ANYMAIL_API_URL", default="https://api.eu.mailgun.net/v3")
+elif ANYMAIL_ESP == "postmark":
+    ANYMAIL["POSTMARK_SERVER_TOKEN"] = _ANYMAIL_KEY
+elif ANYMAIL_ESP == "sendgrid":
+    ANYMAIL["SENDGRID_API_KEY"] = _ANYMAIL_KEY
+if ANYMAIL_ESP:
+    EMAIL_BACKEND = f"anymail.backends.{ANYMAIL_ESP}.EmailBackend"
 # The outbox (posti_accounts.emails): an unsent row last queued this long ago is queued again
 # (longer than the task's longest retry backoff, so a row waiting for its retry is left alone),
 # a row claimed this long ago belongs to a dead worker, after this many attempts a row is

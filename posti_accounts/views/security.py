@@ -173,8 +173,9 @@ def sessions(request: HttpRequest) -> HttpResponse:
 # --- Required actions -------------------------------------------------------------------------
 def _verify_link(request: HttpRequest, user) -> str:
     token = signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
-    return request.build_absolute_uri(
-        reverse("posti_accounts:action_verify_email_confirm", args=[token])
+    # Emailed: built from SITE_URL like every link in an email, not the request's host.
+    return settings.SITE_URL.rstrip("/") + reverse(
+        "posti_accounts:action_verify_email_confirm", args=[token]
     )
 
 

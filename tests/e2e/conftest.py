@@ -34,7 +34,9 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
+def page(browser, live_server, settings):
+    # Links in emails are built from SITE_URL: here, the address the live server runs on.
+    settings.SITE_URL = live_server.url
     context = browser.new_context(base_url=live_server.url, locale="fi-FI")
     page = context.new_page()
     page.set_default_timeout(15000)

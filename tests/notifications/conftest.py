@@ -132,6 +132,9 @@ def staff(db):
 def make_campaign(staff):
     def make(kind=Campaign.Kind.ANNOUNCEMENT, **fields):
         fields.setdefault("name", f"Test {kind}")
+        # These tests count the staff member who runs them among the recipients; the rule
+        # that staff are left out by default is tested in test_audience_rules.py.
+        fields.setdefault("audience_include_staff", True)
         if kind == Campaign.Kind.MERGE_NOTICE:
             fields.setdefault("cutover_date", timezone.localdate() + timedelta(days=30))
         return services.campaign_create(actor=staff, kind=kind, **fields)
