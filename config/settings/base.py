@@ -397,6 +397,9 @@ INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=7)
 # Invitation emails (new and resent) one organization may send in 24 hours; staff are exempt,
 # 0 turns the quota off (organizations/services/quota.py).
 INVITATION_DAILY_QUOTA = env.int("INVITATION_DAILY_QUOTA", default=500)
+# Rollout reminders one organization may send in 24 hours (each person gets at most one a day
+# from any organization); 0 turns the quota off (organizations/services/reminders.py).
+ROLLOUT_REMINDER_DAILY_QUOTA = env.int("ROLLOUT_REMINDER_DAILY_QUOTA", default=500)
 
 # --- Notifications (issue: campaigns) -------------------------------------------------------
 CAMPAIGN_LINK_EXPIRY_DAYS = env.int("CAMPAIGN_LINK_EXPIRY_DAYS", default=14)

@@ -70,6 +70,12 @@ from .memberships import (
     organization_create,
     user_deactivation_check,
 )
+from .reminders import (
+    MSG_REMINDER_NOBODY,
+    MSG_REMINDER_QUOTA,
+    ReminderOutcome,
+    rollout_reminders_send,
+)
 
 __all__ = [
     "ALREADY_INVITED",
@@ -100,11 +106,14 @@ __all__ = [
     "MSG_MEMBERSHIP_REMOVED",
     "MSG_NOT_OWN_MEMBERSHIP",
     "MSG_NO_ROWS",
+    "MSG_REMINDER_NOBODY",
+    "MSG_REMINDER_QUOTA",
     "MSG_ORGANIZATION_INACTIVE",
     "MSG_TOO_MANY_ROWS",
     "MSG_UNKNOWN_SERVICE",
     "MSG_USER_INACTIVE",
     "PENDING_INVITATION_SESSION_KEY",
+    "ReminderOutcome",
     "ROLE_ALIASES",
     "eservices_resolve",
     "invitation_accept",
@@ -124,6 +133,7 @@ __all__ = [
     "memberships_activate_pending",
     "organization_create",
     "role_normalize",
+    "rollout_reminders_send",
     "token_hash",
     "user_deactivation_check",
 ]
