@@ -22,6 +22,7 @@ from posti_accounts.models import User
 
 from . import services
 from .models import EService, Invitation, Membership, Organization
+from .rollout_selectors import organization_appoint_candidates
 from .validators import business_id_normalize
 
 
@@ -142,10 +143,21 @@ class OrganizationAdminForm(forms.ModelForm):
         return business_id_normalize(self.cleaned_data["business_id"])
 
 
+MSG_NOT_A_CANDIDATE = _("Choose one of the organization's active members.")
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
     form = OrganizationAdminForm
-    list_display = ("name", "business_id", "is_active", "created_at")
+    list_display = ("name", "business_id", "is_active", "created_at", "appoint_link")
     list_filter = ("is_active", HasMainUserFilter)
     search_fields = ("name", "=business_id")
     readonly_fields = ("created_at", "appoint_link")
@@ -249,13 +261,34 @@ class OrganizationAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, organization):
             raise PermissionDenied
         form = AppointMainUserForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
+        candidate, candidate_error = None, None
+        if request.method == "POST" and request.POST.get("candidate"):
+            # One click on a listed member: the membership must be an active one of this
+            # organization (anything else is refused, as an unknown address would be).
+            form = AppointMainUserForm()
+            candidate = (
+                Membership.objects.select_related("user")
+                .filter(
+                    organization=organization,
+                    status=Membership.Status.ACTIVE,
+                    pk=_int_or_none(request.POST["candidate"]),
+                )
+                .first()
+            )
+            if candidate is None:
+                candidate_error = MSG_NOT_A_CANDIDATE
+            else:
+                form.user = candidate.user
+        if request.method == "POST" and (candidate is not None or form.is_valid()):
             try:
                 services.main_user_appoint(
                     organization=organization, user=form.user, actor=request.user, request=request
                 )
             except ApplicationError as exc:
-                form.add_error("email", str(exc.message))
+                if candidate is not None:
+                    candidate_error = exc.message
+                else:
+                    form.add_error("email", str(exc.message))
             else:
                 self.message_user(
                     request,
@@ -271,6 +304,8 @@ class OrganizationAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "original": organization,
             "organization": organization,
+            "candidates": organization_appoint_candidates(organization=organization),
+            "candidate_error": candidate_error,
             "form": form,
             "title": _("Appoint a main user"),
         }

@@ -207,3 +207,24 @@ __all__ = [
     "rollout_reminders_sent_today",
     "shared_login_condition_register",
 ]
+
+
+def organization_appoint_candidates(
+    *, organization: Organization, limit: int = 50
+) -> list[Membership]:
+    """Who staff could appoint as the organization's main user: its active members with an
+    active account (verified email first, then by name). One query."""
+    verified = EmailAddress.objects.filter(
+        user=OuterRef("user_id"), email=OuterRef("user__email"), verified=True
+    )
+    return list(
+        Membership.objects.filter(
+            organization=organization,
+            status=Membership.Status.ACTIVE,
+            user__is_active=True,
+        )
+        .exclude(role=Membership.Role.MAIN_USER)
+        .select_related("user")
+        .annotate(r_email=Exists(verified))
+        .order_by("-r_email", "user__last_name", "user__first_name", "user__email", "pk")[:limit]
+    )
