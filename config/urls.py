@@ -3,6 +3,8 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from .admin_views import rollout_dashboard_view
+
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -10,6 +12,12 @@ urlpatterns = [
     path("profile/", include("posti_accounts.urls")),
     path("organizations/", include("organizations.urls")),
     path("n/", include("notifications.urls")),
+    # An admin page (staff, 2FA) of the top floor: it reads every app.
+    path(
+        "admin/rollout/",
+        admin.site.admin_view(rollout_dashboard_view),
+        name="rollout_dashboard",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -129,6 +129,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 3600},
     },
+    # The rollout dashboard's figures (config.dashboard): today's snapshot row, refreshed.
+    "rollout-snapshot-take": {
+        "task": "config.tasks.rollout_snapshot_take",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3600},
+    },
     # Queue again emails the broker lost or never got (posti_accounts.OutboundEmail).
     "outbound-emails-sweep": {
         "task": "posti_accounts.tasks.outbound_emails_sweep",
