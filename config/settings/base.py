@@ -17,7 +17,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.PortalAdminConfig",  # django.contrib.admin with the operator's admin site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -31,7 +31,7 @@ INSTALLED_APPS = [
     "notifications",
     "migration",
     "sso",
-    "config",  # the top floor: commands spanning every app (seed_demo)
+    "config.apps.ProjectConfig",  # the top floor: dashboard, help texts, seed_demo
     "allauth",
     "allauth.account",
     "django_otp",
