@@ -4,10 +4,12 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from .admin_views import rollout_dashboard_view
+from .help_views import help_page
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("help/", help_page, name="help"),
     path("accounts/", include("allauth.urls")),
     path("profile/", include("posti_accounts.urls")),
     path("organizations/", include("organizations.urls")),

@@ -79,6 +79,7 @@ def rollout_reminders_send(
             raise ApplicationError(MSG_REMINDER_NOBODY, code="reminder_nobody")
         left_over = candidates.count() - len(members) if left_over_probe else 0
         login_url = _site_url(reverse("account_login"))
+        help_url = _site_url(reverse("help"))
         actor_obj = actor_user(actor)
         ip = client_ip(request)
         agent = request.META.get("HTTP_USER_AGENT", "")[:300] if request else ""
@@ -97,6 +98,7 @@ def rollout_reminders_send(
                         "needs_email": not membership.r_email,
                         "needs_password": not membership.r_password,
                         "login_url": login_url,
+                        "help_url": help_url,
                     },
                     language=_language(user),
                 )
