@@ -160,7 +160,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ("name", "business_id", "is_active", "created_at", "appoint_link")
     list_filter = ("is_active", HasMainUserFilter)
     search_fields = ("name", "=business_id")
-    readonly_fields = ("created_at", "appoint_link")
+    readonly_fields = ("created_at", "appoint_link", "rollout_link")
     inlines = [MembershipInline, InvitationInline]
     actions = ["appoint_main_user_action"]
     show_full_result_count = False
@@ -171,6 +171,13 @@ class OrganizationAdmin(admin.ModelAdmin):
             return "-"
         url = reverse("admin:organizations_organization_appoint", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, _("Appoint a main user"))
+
+    @admin.display(description=_("Rollout"))
+    def rollout_link(self, obj):
+        if not obj.pk:
+            return "-"
+        url = reverse("organizations:rollout", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Where the members stand"))
 
     def get_search_results(self, request, queryset, search_term):
         with contextlib.suppress(ValidationError):  # "01120389" finds "0112038-9"

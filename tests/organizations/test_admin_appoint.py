@@ -96,3 +96,9 @@ def test_changelist_links_to_appoint(admin_client, orphan):
     url = reverse("admin:organizations_organization_changelist")
     response = admin_client.get(url, {"main_user": "none"})
     assert _url(orphan) in response.content.decode()
+
+
+def test_organization_page_links_to_its_rollout(admin_client, orphan):
+    url = reverse("admin:organizations_organization_change", args=[orphan.pk])
+    body = admin_client.get(url).content.decode()
+    assert reverse("organizations:rollout", args=[orphan.pk]) in body
