@@ -44,11 +44,13 @@ def _axis(top_value: int) -> SafeString:
 
 
 def line_chart(
-    *, title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[int]]]
+    *, title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[int | None]]]
 ) -> SafeString:
-    """One line per series over `labels` (the x axis: first and last label are printed)."""
+    """One line per series over `labels` (the x axis: first and last label are printed);
+    None is a day without a figure, left out of the line."""
     count = max(len(labels), 1)
-    top_value = _nice_max(max((max(values, default=0) for _, values in series), default=0))
+    known = [v for _, values in series for v in values if v is not None]
+    top_value = _nice_max(max(known, default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def point(index: int, value: int) -> str:
@@ -61,13 +63,24 @@ def line_chart(
         '<polyline points="{}" fill="none" stroke="{}" stroke-width="2"{}/>',
         (
             (
-                " ".join(point(i, v) for i, v in enumerate(values)),
+                " ".join(point(i, v) for i, v in enumerate(values) if v is not None),
                 COLOURS[n % len(COLOURS)],
                 format_html(' stroke-dasharray="{}"', DASHES[n % len(DASHES)])
                 if DASHES[n % len(DASHES)]
                 else "",
             )
             for n, (_, values) in enumerate(series)
+        ),
+    )
+    # A dot on every day with a figure: a single day (the first snapshot) still shows.
+    markers = format_html_join(
+        "",
+        '<circle cx="{}" cy="{}" r="2.5" fill="{}"/>',
+        (
+            (*point(i, v).split(","), COLOURS[n % len(COLOURS)])
+            for n, (_, values) in enumerate(series)
+            for i, v in enumerate(values)
+            if v is not None
         ),
     )
     x_labels = ""
@@ -93,13 +106,14 @@ def line_chart(
     return format_html(
         '<svg class="chart" viewBox="0 0 {w} {h2}" width="{w}" height="{h2}" '
         'aria-hidden="true" focusable="false" xmlns="http://www.w3.org/2000/svg">'
-        "<title>{title}</title>{axis}{lines}{x_labels}"
+        "<title>{title}</title>{axis}{lines}{markers}{x_labels}"
         '<text x="{left}" y="{ly}" font-size="11">{legend}</text></svg>',
         w=WIDTH,
         h2=HEIGHT + 18,
         title=title,
         axis=_axis(top_value),
         lines=lines,
+        markers=markers,
         x_labels=x_labels,
         left=LEFT,
         ly=HEIGHT + 12,

@@ -121,7 +121,7 @@ def rollout_snapshot_take(*, now: datetime | None = None) -> RolloutSnapshot:
 class Dashboard:
     days: list[date]
     latest: RolloutSnapshot | None
-    history: dict[str, list[int]] = field(default_factory=dict)
+    history: dict[str, list[int | None]] = field(default_factory=dict)
     today: dict[str, int] = field(default_factory=dict)
 
     def figure(self, key: str) -> int:
@@ -141,10 +141,10 @@ def rollout_dashboard(*, days: int = HISTORY_DAYS, now: datetime | None = None) 
     snapshots = list(RolloutSnapshot.objects.filter(day__gte=first, day__lte=today).order_by("day"))
     by_day = {s.day: s for s in snapshots}
     day_list = [first + timedelta(days=n) for n in range(days)]
-    history: dict[str, list[int]] = {}
+    history: dict[str, list[int | None]] = {}
     for key in [*USER_FIGURES, *LEGACY_FIGURES]:
         history[key] = []
-        last = 0
+        last: int | None = None  # no figure before the first snapshot
         for day in day_list:
             snapshot = by_day.get(day)
             if snapshot is not None:

@@ -96,7 +96,7 @@ def test_history_repeats_a_missed_day(data):
     RolloutSnapshot.objects.create(day=today - timedelta(days=3), figures={"details_confirmed": 5})
     RolloutSnapshot.objects.create(day=today - timedelta(days=1), figures={"details_confirmed": 7})
     board = rollout_dashboard(days=5)
-    assert board.history["details_confirmed"] == [0, 5, 5, 7, 7]
+    assert board.history["details_confirmed"] == [None, 5, 5, 7, 7]
     assert board.latest.figures["details_confirmed"] == 7
 
 
