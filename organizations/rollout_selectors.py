@@ -93,15 +93,26 @@ def _conditions() -> dict[str, Q]:
     }
 
 
+def _staff_verified(user: User) -> bool:
+    """Staff read any organization here only on the terms of the admin: with the
+    view-organization permission and, where the admin requires it, a 2FA-verified session."""
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return False
+    if not user.has_perm("organizations.view_organization"):
+        return False
+    if getattr(settings, "ADMIN_REQUIRE_2FA", True):
+        is_verified = getattr(user, "is_verified", None)
+        return bool(callable(is_verified) and is_verified())
+    return True
+
+
 def organization_get_for_rollout_viewer(*, user: User, organization_id: Any) -> Organization:
-    """The organization for its active main users and for staff who may view organizations;
-    anyone else gets 404."""
+    """The organization for its active main users and for verified staff who may view
+    organizations; anyone else gets 404."""
     try:
         return organization_get_for_main_user(user=user, organization_id=organization_id)
     except Http404:
-        if not (user.is_authenticated and user.is_active and user.is_staff):
-            raise
-        if not user.has_perm("organizations.view_organization"):
+        if not _staff_verified(user):
             raise
     try:
         return Organization.objects.get(pk=_as_id(organization_id))

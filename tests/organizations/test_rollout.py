@@ -152,13 +152,22 @@ def test_tenancy(client, rollout_org, make_user, add_member):
     assert client.get(_url(rollout_org)).status_code == 302
 
 
-def test_staff_need_the_view_permission(client, rollout_org, staff):
+def test_staff_need_the_view_permission(client, rollout_org, staff, settings):
+    settings.ADMIN_REQUIRE_2FA = False
     client.force_login(staff)
     assert client.get(_url(rollout_org)).status_code == 404
     staff.user_permissions.add(Permission.objects.get(codename="view_organization"))
     staff = User.objects.get(pk=staff.pk)
     client.force_login(staff)
     assert client.get(_url(rollout_org)).status_code == 200
+
+
+def test_staff_need_a_verified_session_where_the_admin_does(client, rollout_org, staff, settings):
+    settings.ADMIN_REQUIRE_2FA = True
+    staff.user_permissions.add(Permission.objects.get(codename="view_organization"))
+    client.force_login(User.objects.get(pk=staff.pk))  # password only, no 2FA step
+    assert client.get(_url(rollout_org)).status_code == 404
+    assert client.post(_url(rollout_org, "organizations:rollout_remind")).status_code == 404
 
 
 def test_query_count_constant(client, org, add_member):
