@@ -21,7 +21,7 @@ def main() -> int:
     failures = 0
     # The short CPU-bound login benchmark first: the others leave PostgreSQL busy with
     # background work (autovacuum, dropping their databases) for a while after they end.
-    order = {"bench_login": 0, "bench_organizations": 1, "bench_campaign": 2}
+    order = {"bench_login": 0, "bench_organizations": 1, "bench_dashboard": 2, "bench_campaign": 3}
     scripts = sorted(HERE.glob("bench_*.py"), key=lambda p: (order.get(p.stem, 9), p.stem))
     for script in scripts:
         if args.only and args.only not in script.stem:

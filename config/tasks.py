@@ -13,3 +13,11 @@ from config import worker_health
 def health_heartbeat() -> None:
     """Scheduled by beat; a worker running it proves workers take tasks."""
     worker_health.worker_heartbeat_record(socket.gethostname())
+
+
+@shared_task(acks_late=True)
+def rollout_snapshot_take() -> int:
+    """Refresh today's rollout dashboard snapshot (celery beat, hourly)."""
+    from .dashboard import rollout_snapshot_take as take
+
+    return take().pk

@@ -5,15 +5,24 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config import health
 from config.metrics import metrics_view
+from .admin_views import rollout_dashboard_view
+from .help_views import help_page
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("help/", help_page, name="help"),
     path("accounts/", include("allauth.urls")),
     path("profile/", include("posti_accounts.urls")),
     path("organizations/", include("organizations.urls")),
     path("organizations/", include("migration.urls")),
     path("n/", include("notifications.urls")),
+    # An admin page (staff, 2FA) of the top floor: it reads every app.
+    path(
+        "admin/rollout/",
+        admin.site.admin_view(rollout_dashboard_view),
+        name="rollout_dashboard",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -8,6 +8,7 @@ these variables:
 - ``organization_names``: the recipient's active organizations, comma-separated
 - ``cutover_date``: the campaign's cut-over date (merge_notice), e.g. 31.1.2027
 - ``site_url``: the portal's address
+- ``help_url``: the help page (the rollout's common questions)
 """
 
 from __future__ import annotations
@@ -20,12 +21,21 @@ TEMPLATE_VARIABLES = (
     "organization_names",
     "cutover_date",
     "site_url",
+    "help_url",
 )
 
+_HELP = {
+    "fi": "Ohjeita ja vastauksia usein kysyttyihin: {{ help_url }}\n\n",
+    "sv": "Hjälp och svar på vanliga frågor: {{ help_url }}\n\n",
+    "en": "Help and answers to common questions: {{ help_url }}\n\n",
+}
 _SIGN = {
-    "fi": "Ystävällisin terveisin\nPostin asiakaspalvelu",
-    "sv": "Med vänliga hälsningar\nPostens kundtjänst",
-    "en": "Kind regards\nPosti customer service",
+    lang: _HELP[lang] + sign
+    for lang, sign in {
+        "fi": "Ystävällisin terveisin\nPostin asiakaspalvelu",
+        "sv": "Med vänliga hälsningar\nPostens kundtjänst",
+        "en": "Kind regards\nPosti customer service",
+    }.items()
 }
 
 DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {

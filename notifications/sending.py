@@ -169,6 +169,7 @@ class CampaignRenderer:
                     "organization_names": organization_names,
                     "cutover_date": cutover,
                     "site_url": settings.SITE_URL,
+                    "help_url": settings.SITE_URL.rstrip("/") + reverse("help"),
                 },
                 autoescape=False,
             )

@@ -22,6 +22,7 @@ from posti_accounts.models import User
 
 from . import services
 from .models import EService, Invitation, Membership, Organization
+from .rollout_selectors import organization_appoint_candidates
 from .validators import business_id_normalize
 
 
@@ -142,13 +143,24 @@ class OrganizationAdminForm(forms.ModelForm):
         return business_id_normalize(self.cleaned_data["business_id"])
 
 
+MSG_NOT_A_CANDIDATE = _("Choose one of the organization's active members.")
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
     form = OrganizationAdminForm
-    list_display = ("name", "business_id", "is_active", "created_at")
+    list_display = ("name", "business_id", "is_active", "created_at", "appoint_link")
     list_filter = ("is_active", HasMainUserFilter)
     search_fields = ("name", "=business_id")
-    readonly_fields = ("created_at", "appoint_link")
+    readonly_fields = ("created_at", "appoint_link", "rollout_link")
     inlines = [MembershipInline, InvitationInline]
     actions = ["appoint_main_user_action"]
     show_full_result_count = False
@@ -159,6 +171,13 @@ class OrganizationAdmin(admin.ModelAdmin):
             return "-"
         url = reverse("admin:organizations_organization_appoint", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, _("Appoint a main user"))
+
+    @admin.display(description=_("Rollout"))
+    def rollout_link(self, obj):
+        if not obj.pk:
+            return "-"
+        url = reverse("organizations:rollout", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Where the members stand"))
 
     def get_search_results(self, request, queryset, search_term):
         with contextlib.suppress(ValidationError):  # "01120389" finds "0112038-9"
@@ -249,13 +268,34 @@ class OrganizationAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, organization):
             raise PermissionDenied
         form = AppointMainUserForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
+        candidate, candidate_error = None, None
+        if request.method == "POST" and request.POST.get("candidate"):
+            # One click on a listed member: the membership must be an active one of this
+            # organization (anything else is refused, as an unknown address would be).
+            form = AppointMainUserForm()
+            candidate = (
+                Membership.objects.select_related("user")
+                .filter(
+                    organization=organization,
+                    status=Membership.Status.ACTIVE,
+                    pk=_int_or_none(request.POST["candidate"]),
+                )
+                .first()
+            )
+            if candidate is None:
+                candidate_error = MSG_NOT_A_CANDIDATE
+            else:
+                form.user = candidate.user
+        if request.method == "POST" and (candidate is not None or form.is_valid()):
             try:
                 services.main_user_appoint(
                     organization=organization, user=form.user, actor=request.user, request=request
                 )
             except ApplicationError as exc:
-                form.add_error("email", str(exc.message))
+                if candidate is not None:
+                    candidate_error = exc.message
+                else:
+                    form.add_error("email", str(exc.message))
             else:
                 self.message_user(
                     request,
@@ -271,6 +311,8 @@ class OrganizationAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "original": organization,
             "organization": organization,
+            "candidates": organization_appoint_candidates(organization=organization),
+            "candidate_error": candidate_error,
             "form": form,
             "title": _("Appoint a main user"),
         }

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from kernel.errors import ApplicationError
 
 from .models import EService, Membership
+from .rollout_selectors import ROLLOUT_FILTERS
 from .services import BULK_INVITE_MAX_ROWS, InviteRow, invite_rows_parse
 
 MAX_CSV_BYTES = 512 * 1024
@@ -178,3 +179,19 @@ class AuditFilterForm(forms.Form):
             "date_from": self.cleaned_data.get("date_from"),
             "date_to": self.cleaned_data.get("date_to"),
         }
+
+
+class RolloutFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search by name or email"), required=False, max_length=100)
+    status = forms.ChoiceField(label=_("Show"), required=False, choices=[])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", _("All members")), *ROLLOUT_FILTERS.items()]
+
+    def filters(self) -> dict[str, str]:
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        data = self.cleaned_data
+        return {"search": data.get("q") or "", "status": data.get("status") or ""}

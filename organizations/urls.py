@@ -24,4 +24,6 @@ urlpatterns = [
     path(_member + "remove/", views.member_remove, name="member_remove"),
     path("<int:organization_id>/export.csv", views.members_export, name="export"),
     path("<int:organization_id>/audit/", views.audit_trail, name="audit"),
+    path("<int:organization_id>/rollout/", views.rollout, name="rollout"),
+    path("<int:organization_id>/rollout/remind/", views.rollout_remind, name="rollout_remind"),
 ]

@@ -21,10 +21,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kernel.errors import ApplicationError
 
-from . import selectors, services
+from . import rollout_selectors, selectors, services
 from .context_processors import CURRENT_ORGANIZATION_SESSION_KEY
 from .forms import (
     AuditFilterForm,
@@ -32,6 +33,7 @@ from .forms import (
     InviteForm,
     MemberFilterForm,
     RoleForm,
+    RolloutFilterForm,
     ServicesForm,
 )
 from .models import Membership
@@ -414,6 +416,65 @@ def audit_trail(request: HttpRequest, organization_id: int):
             "querystring": _querystring_without_page(request),
         },
     )
+
+
+@login_required
+@methods("GET")
+def rollout(request: HttpRequest, organization_id: int) -> HttpResponse:
+    """Where the members stand in the rollout: counts, filters, one page of members."""
+    organization = rollout_selectors.organization_get_for_rollout_viewer(
+        user=request.user, organization_id=organization_id
+    )
+    form = RolloutFilterForm(request.GET or None)
+    members = rollout_selectors.organization_rollout_members(
+        organization=organization, **form.filters()
+    )
+    return render(
+        request,
+        "organizations/rollout.html",
+        {
+            "organization": organization,
+            "form": form,
+            "counts": rollout_selectors.organization_rollout_counts(organization=organization),
+            "page": _page(request, members),
+            "querystring": _querystring_without_page(request),
+        },
+    )
+
+
+@login_required
+@methods("POST")
+def rollout_remind(request: HttpRequest, organization_id: int) -> HttpResponse:
+    organization = rollout_selectors.organization_get_for_rollout_viewer(
+        user=request.user, organization_id=organization_id
+    )
+    try:
+        outcome = services.rollout_reminders_send(
+            organization=organization, actor=request.user, request=request
+        )
+    except ApplicationError as exc:
+        _error(request, exc)
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "A reminder was sent to %(count)d member.",
+                "A reminder was sent to %(count)d members.",
+                outcome.sent,
+            )
+            % {"count": outcome.sent},
+        )
+        if outcome.left_over:
+            messages.warning(
+                request,
+                ngettext(
+                    "%(count)d more member can be reminded once the daily limit allows.",
+                    "%(count)d more members can be reminded once the daily limit allows.",
+                    outcome.left_over,
+                )
+                % {"count": outcome.left_over},
+            )
+    return redirect("organizations:rollout", organization_id=organization.pk)
 
 
 def _path_not_logged(view):

@@ -150,6 +150,7 @@ _EXEMPT_PREFIXES = (
     "/accounts/password/reset/",
     "/accounts/reauthenticate/",
     "/profile/actions/",
+    "/help/",  # the help page, for whoever is stuck on a required action
     *NON_BROWSER_PREFIXES,
 )
 # Also reachable while a given action is pending: the pages that help complete it (changing

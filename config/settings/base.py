@@ -20,7 +20,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.PortalAdminConfig",  # django.contrib.admin with the operator's admin site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -34,7 +34,7 @@ INSTALLED_APPS = [
     "notifications",
     "migration",
     "sso",
-    "config",  # the top floor: commands spanning every app (seed_demo)
+    "config.apps.ProjectConfig",  # the top floor: dashboard, help texts, seed_demo
     "allauth",
     "allauth.account",
     "django_otp",
@@ -141,6 +141,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Drop tracking rows of sessions that have timed out (posti_accounts.UserSession).
     "user-sessions-prune": {
         "task": "posti_accounts.tasks.user_sessions_prune",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3600},
+    },
+    # The rollout dashboard's figures (config.dashboard): today's snapshot row, refreshed.
+    "rollout-snapshot-take": {
+        "task": "config.tasks.rollout_snapshot_take",
         "schedule": timedelta(hours=1),
         "options": {"expires": 3600},
     },
@@ -469,6 +475,9 @@ INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=7)
 # Invitation emails (new and resent) one organization may send in 24 hours; staff are exempt,
 # 0 turns the quota off (organizations/services/quota.py).
 INVITATION_DAILY_QUOTA = env.int("INVITATION_DAILY_QUOTA", default=500)
+# Rollout reminders one organization may send in 24 hours (each person gets at most one a day
+# from any organization); 0 turns the quota off (organizations/services/reminders.py).
+ROLLOUT_REMINDER_DAILY_QUOTA = env.int("ROLLOUT_REMINDER_DAILY_QUOTA", default=500)
 
 # --- Notifications (issue: campaigns) -------------------------------------------------------
 CAMPAIGN_LINK_EXPIRY_DAYS = env.int("CAMPAIGN_LINK_EXPIRY_DAYS", default=14)

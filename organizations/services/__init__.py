@@ -71,6 +71,12 @@ from .memberships import (
     organization_create,
     user_deactivation_check,
 )
+from .reminders import (
+    MSG_REMINDER_NOBODY,
+    MSG_REMINDER_QUOTA,
+    ReminderOutcome,
+    rollout_reminders_send,
+)
 
 __all__ = [
     "ALREADY_INVITED",
@@ -101,11 +107,14 @@ __all__ = [
     "MSG_MEMBERSHIP_REMOVED",
     "MSG_NOT_OWN_MEMBERSHIP",
     "MSG_NO_ROWS",
+    "MSG_REMINDER_NOBODY",
+    "MSG_REMINDER_QUOTA",
     "MSG_ORGANIZATION_INACTIVE",
     "MSG_TOO_MANY_ROWS",
     "MSG_UNKNOWN_SERVICE",
     "MSG_USER_INACTIVE",
     "PENDING_INVITATION_SESSION_KEY",
+    "ReminderOutcome",
     "ROLE_ALIASES",
     "eservice_create",
     "eservices_resolve",
@@ -126,6 +135,7 @@ __all__ = [
     "memberships_activate_pending",
     "organization_create",
     "role_normalize",
+    "rollout_reminders_send",
     "token_hash",
     "user_deactivation_check",
 ]
