@@ -11,7 +11,7 @@ import math
 import time
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
@@ -20,6 +20,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -112,6 +113,15 @@ class AccountAdapter(DefaultAccountAdapter):
                 details={"new_email": address.email},
             )
         super().send_confirmation_mail(request, emailconfirmation, signup)
+
+    def get_password_change_redirect_url(self, request: HttpRequest) -> str:
+        """A password change logs out every session (this one too): back to the login page,
+        which shows why, and from there to Omat tiedot rather than the change form."""
+        return (
+            reverse("account_login")
+            + "?"
+            + urlencode({"next": settings.LOGIN_REDIRECT_URL}, safe="/")
+        )
 
     # --- Sign-up ------------------------------------------------------------------------
     def save_user(self, request, user, form, commit=True):
