@@ -175,10 +175,28 @@ def invite(request: HttpRequest, organization_id: int) -> HttpResponse:
                 % {"count": invited},
             )
             form = InviteForm()
+    eservices = list(selectors.eservices_active())
+    names = {s.code: s.name for s in eservices}
+    roles = dict(Membership.Role.choices)
+    rows = [
+        {
+            "outcome": r,
+            "role": roles.get(r.role, ""),
+            "services": ", ".join(names.get(code, code) for code in r.services),
+        }
+        for r in report or ()
+    ]
     return render(
         request,
         "organizations/invite.html",
-        {"organization": organization, "form": form, "report": report},
+        {
+            "organization": organization,
+            "form": form,
+            "report": report,
+            "report_rows": rows,
+            "eservices": eservices,
+            "roles": Membership.Role.choices,
+        },
     )
 
 

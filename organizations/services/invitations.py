@@ -59,6 +59,8 @@ class InviteOutcome:
     message: str = ""
     line: int = 0
     code: str = ""
+    role: str = ""
+    services: tuple[str, ...] = ()
 
 
 INVITED, ALREADY_MEMBER, ALREADY_INVITED, INVALID = (
@@ -227,7 +229,11 @@ def _invitations_create(
             else sorted((services_by_code[c] for c in codes), key=lambda s: s.code)
         )
         to_create.append((invitation, token, services))
-        report.append(InviteOutcome(email, INVITED, "", row.line))
+        report.append(
+            InviteOutcome(
+                email, INVITED, "", row.line, role=role, services=tuple(s.code for s in services)
+            )
+        )
     if not to_create:
         return report, []
     invitation_quota_check(organization=organization, count=len(to_create), actor=actor, now=now)
