@@ -127,11 +127,24 @@ def twofactor_backup_codes(request: HttpRequest) -> HttpResponse:
     codes = request.session.pop(BACKUP_CODES_SESSION_KEY, None)
     context = {
         "codes": codes,
+        "codes_text": _backup_codes_text(request, codes) if codes else "",
         "remaining": twofactor.backup_codes_remaining(user=request.user),
     }
     response = render(request, "posti_accounts/security/twofactor_backup_codes.html", context)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _backup_codes_text(request: HttpRequest, codes: list[str]) -> str:
+    """The codes as a small text file to download (built in the page: nothing stored)."""
+    lines = [
+        str(_("Backup codes for %(email)s") % {"email": request.user.email}),
+        str(_("Each code can be used once, instead of the code from the app.")),
+        "",
+        *codes,
+        "",
+    ]
+    return "\r\n".join(lines)
 
 
 @reauthentication_required
