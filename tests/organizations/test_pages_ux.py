@@ -129,3 +129,11 @@ def test_confirmation_pages_keep_tenancy(client, org, add_member, make_user):
     )
     url = reverse("organizations:invitation_revoke", args=[org.pk, invitation.pk])
     assert client.get(url).status_code == 404
+
+
+def test_sub_navigation_marks_the_current_page(main_client, org):
+    for name in ("detail", "invite", "invitations", "audit"):
+        url = reverse(f"organizations:{name}", args=[org.pk])
+        html = main_client.get(url).content.decode()
+        nav = html.split('class="org-nav"', 1)[1].split("</nav>", 1)[0]
+        assert re.findall(r'<a href="([^"]+)" aria-current="page">', nav) == [url], name

@@ -52,3 +52,37 @@ def test_event_labels_are_correct_finnish(msgid, finnish):
     with translation.override("fi"):
         action = {"Action completed": "required_action.completed"}.get(msgid, "password.changed")
         assert event_label(action) == finnish
+
+
+def test_phone_field_is_type_tel(client, user):
+    client.force_login(user)
+    html = client.get("/profile/details/").content.decode()
+    assert re.search(r'<input type="tel" name="phone"', html), html
+
+
+def test_header_buttons_have_distinct_names(client, user):
+    client.force_login(user)
+    html = client.get("/profile/", HTTP_ACCEPT_LANGUAGE="fi").content.decode()
+    header = html.split("<header", 1)[1].split("</header>", 1)[0]
+    names = re.findall(r"<button[^>]*>(.*?)</button>", header)
+    assert len(names) == len(set(names)), names
+    assert "Vaihda" not in names
+
+
+def test_current_page_is_marked_in_the_main_navigation(client, user):
+    client.force_login(user)
+    html = client.get("/profile/").content.decode()
+    assert re.search(r'<a href="/profile/" aria-current="page">', html)
+    assert not re.search(r'<a href="/organizations/" aria-current="page">', html)
+
+
+def test_one_word_for_creating_an_account(client):
+    for language, word, other in [
+        ("fi", "Luo tili", "Rekisteröidy"),
+        ("sv", "Skapa ett konto", "Registrera"),
+    ]:
+        client.cookies.clear()
+        html = client.get("/accounts/signup/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        assert word in html and other not in html, language
+        html = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        assert word in html and other not in html, language
