@@ -33,7 +33,8 @@ from .sessions import user_session_forget, user_session_start
 from .validators import email_address_validate, password_max_length
 
 TWOFACTOR_STAGE = "posti_accounts.stages.TwoFactorStage"
-SITE_NAME = _("Tunnustenhallinta")
+# The one product name people see, in their language (page header, emails).
+SITE_NAME = _("Posti e-services")
 SITE_DOMAIN = urlsplit(settings.SITE_URL).netloc
 
 
@@ -100,6 +101,11 @@ class AccountAdapter(DefaultAccountAdapter):
         if getattr(message, "content_subtype", "plain") == "html":
             html, text = message.body, ""
         email_send_rendered(to=email, subject=message.subject, text=text, html=html)
+
+    def format_email_subject(self, subject: str) -> str:
+        """The subject as "Posti e-services: <subject>" in the reader's language (rendered in
+        their translation), instead of a fixed "[site] " prefix."""
+        return f"{SITE_NAME}: {subject.strip()}"
 
     def send_confirmation_mail(self, request, emailconfirmation, signup) -> None:
         address = emailconfirmation.email_address

@@ -139,7 +139,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 
 # --- Email ----------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Tunnustenhallinta <noreply@localhost>")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Posti <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 # The outbox (posti_accounts.emails): an unsent row last queued this long ago is queued again
@@ -206,7 +206,6 @@ ACCOUNT_FORMS = {
     "login": "posti_accounts.forms.LoginForm",
     "change_password": "posti_accounts.forms.ChangePasswordForm",
 }
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Tunnustenhallinta] "
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = True
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
@@ -228,7 +227,8 @@ ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 
 # Staff must have a confirmed 2FA device to use the Django admin.
 ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=True)
-OTP_TOTP_ISSUER = "Tunnustenhallinta"
+# The name authenticator apps show next to the code: the same in every language.
+OTP_TOTP_ISSUER = "Posti"
 # Wrong 2FA codes: the first costs no wait, then each failure doubles the wait before the next
 # attempt (1 s, 2 s, 4 s ...; posti_accounts.twofactor.verify_is_allowed).
 OTP_TOTP_THROTTLE_FACTOR = 1

@@ -86,3 +86,26 @@ def test_one_word_for_creating_an_account(client):
         assert word in html and other not in html, language
         html = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
         assert word in html and other not in html, language
+
+
+@pytest.mark.parametrize(
+    ("language", "name"),
+    [("fi", "Postin sähköiset palvelut"), ("sv", "Postens e-tjänster"), ("en", "Posti e-services")],
+)
+def test_one_product_name(client, language, name):
+    html = client.get("/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert f'<a class="brand" href="/">{name}</a>' in html
+    assert "Tunnustenhallinta" not in html and "Inloggningshantering" not in html
+
+
+def test_funnel_row_reads_as_what_recipients_did():
+    from pathlib import Path
+
+    from django.utils.translation import pgettext
+
+    root = Path(__file__).resolve().parents[2]
+    control = root / "notifications/templates/admin/notifications/campaign/control.html"
+    assert '{% translate "Set a new password" context "campaign funnel" %}' in control.read_text()
+    with translation.override("fi"):
+        assert pgettext("campaign funnel", "Set a new password") == "Asetti uuden salasanan"
+        assert translation.gettext("Set a new password") == "Aseta uusi salasana"
