@@ -137,3 +137,17 @@ def test_sub_navigation_marks_the_current_page(main_client, org):
         html = main_client.get(url).content.decode()
         nav = html.split('class="org-nav"', 1)[1].split("</nav>", 1)[0]
         assert re.findall(r'<a href="([^"]+)" aria-current="page">', nav) == [url], name
+
+
+def test_admin_cancel_action_uses_plural_forms(admin_client, admin_user, org, settings):
+    from django.contrib.messages import get_messages
+
+    settings.ADMIN_REQUIRE_2FA = False
+    admin_user.preferred_language = "fi"
+    admin_user.save(update_fields=["preferred_language"])
+    invitation = _invite(org, "peru@example.fi", ())
+    response = admin_client.post(
+        reverse("admin:organizations_invitation_changelist"),
+        {"action": "revoke_action", "_selected_action": [invitation.pk]},
+    )
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["1 kutsu peruttu."]
