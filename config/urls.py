@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config import health
 from config.metrics import metrics_view
+
 from .admin_views import rollout_dashboard_view
 from .help_views import help_page
 

@@ -170,6 +170,13 @@ class LegacyAccountAdmin(admin.ModelAdmin):
             )
         except ApplicationError as exc:
             messages.error(request, exc.message)
+            request._legacy_email_refused = True
+
+    def response_change(self, request, obj):
+        # A refused email is not "changed successfully": stay on the page with the error only.
+        if getattr(request, "_legacy_email_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
 
 @admin.register(LegacyConflict)

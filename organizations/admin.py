@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from kernel.errors import ApplicationError
 from posti_accounts.models import User
@@ -384,5 +385,8 @@ class InvitationAdmin(_NulSafeSearchMixin, admin.ModelAdmin):
             services.invitation_revoke(invitation=invitation, actor=request.user, request=request)
             count += 1
         self.message_user(
-            request, _("%(count)d invitation(s) cancelled.") % {"count": count}, messages.SUCCESS
+            request,
+            ngettext("%(count)d invitation cancelled.", "%(count)d invitations cancelled.", count)
+            % {"count": count},
+            messages.SUCCESS,
         )

@@ -5,13 +5,17 @@ from django.utils.translation import gettext_lazy as _
 
 from kernel.errors import ApplicationError
 
+from .invitation_parsing import InviteRow, csv_bytes_decode, invite_rows_parse
 from .models import EService, Membership
 from .rollout_selectors import ROLLOUT_FILTERS
-from .services import BULK_INVITE_MAX_ROWS, InviteRow, invite_rows_parse
+from .services import BULK_INVITE_MAX_ROWS
 
 MAX_CSV_BYTES = 512 * 1024
 MSG_CSV_TOO_BIG = _("The file is too large (at most 512 kB).")
-MSG_CSV_ENCODING = _("The file must be a UTF-8 encoded CSV file.")
+MSG_CSV_ENCODING = _(
+    "The file must be a CSV text file (UTF-8, or Windows-1252 as Excel saves it), not a "
+    "spreadsheet. In Excel choose Save as → CSV."
+)
 
 AUDIT_ACTIONS = [
     ("", _("All actions")),
@@ -78,7 +82,11 @@ class InviteForm(forms.Form):
     csv_file = forms.FileField(
         label=_("Or upload a CSV file"),
         required=False,
-        help_text=_("Columns: email, role (main_user or member), services. At most 1,000 rows."),
+        help_text=_(
+            "Columns: email, role (main_user or member), services (codes listed below, "
+            "separated by spaces or semicolons). Comma or semicolon separated; UTF-8 or the "
+            "Windows-1252 Excel saves. At most 1,000 rows."
+        ),
     )
     role = forms.ChoiceField(
         label=_("Role"),
@@ -103,12 +111,8 @@ class InviteForm(forms.Form):
             return ""
         if upload.size > MAX_CSV_BYTES:
             raise forms.ValidationError(MSG_CSV_TOO_BIG, code="too_big")
-        raw = upload.read()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise forms.ValidationError(MSG_CSV_ENCODING, code="encoding") from exc
-        if "\x00" in text:  # a binary file (e.g. UTF-16 or a spreadsheet), not CSV text
+        text = csv_bytes_decode(upload.read())
+        if text is None:  # a binary file (e.g. UTF-16 or a spreadsheet), not CSV text
             raise forms.ValidationError(MSG_CSV_ENCODING, code="encoding")
         return text
 

@@ -226,6 +226,11 @@ def organization_audit_events(
     return qs.select_related("actor", "target_user").order_by("-created_at", "-id")
 
 
+def eservices_all() -> QuerySet[EService]:
+    """Every e-service, retired ones too (old audit events name them)."""
+    return EService.objects.order_by("code")
+
+
 def eservices_active() -> QuerySet[EService]:
     return EService.objects.filter(is_active=True).order_by("code")
 

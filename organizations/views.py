@@ -170,12 +170,34 @@ def invite(request: HttpRequest, organization_id: int) -> HttpResponse:
             form.add_error(None, str(exc.message))
         else:
             invited = sum(1 for r in report if r.status == services.INVITED)
-            messages.success(request, _("%(count)d invitation(s) sent.") % {"count": invited})
+            messages.success(
+                request,
+                ngettext("%(count)d invitation sent.", "%(count)d invitations sent.", invited)
+                % {"count": invited},
+            )
             form = InviteForm()
+    eservices = list(selectors.eservices_active())
+    names = {s.code: s.name for s in eservices}
+    roles = dict(Membership.Role.choices)
+    rows = [
+        {
+            "outcome": r,
+            "role": roles.get(r.role, ""),
+            "services": ", ".join(names.get(code, code) for code in r.services),
+        }
+        for r in report or ()
+    ]
     return render(
         request,
         "organizations/invite.html",
-        {"organization": organization, "form": form, "report": report},
+        {
+            "organization": organization,
+            "form": form,
+            "report": report,
+            "report_rows": rows,
+            "eservices": eservices,
+            "roles": Membership.Role.choices,
+        },
     )
 
 
@@ -211,11 +233,18 @@ def invitation_resend(request: HttpRequest, organization_id: int, invitation_id:
 
 
 @login_required
-@methods("POST")
+@methods("GET", "POST")
 def invitation_revoke(request: HttpRequest, organization_id: int, invitation_id: int):
+    """GET asks for confirmation (a plain form, no JavaScript); POST cancels."""
     invitation = selectors.invitation_get_for_main_user(
         user=request.user, organization_id=organization_id, invitation_id=invitation_id
     )
+    if request.method == "GET":
+        return render(
+            request,
+            "organizations/invitation_revoke_confirm.html",
+            {"organization": invitation.organization, "invitation": invitation},
+        )
     try:
         services.invitation_revoke(invitation=invitation, actor=request.user, request=request)
     except ApplicationError as exc:
@@ -320,11 +349,18 @@ def member_handover(request: HttpRequest, organization_id: int, membership_id: i
 
 
 @login_required
-@methods("POST")
+@methods("GET", "POST")
 def member_remove(request: HttpRequest, organization_id: int, membership_id: int):
+    """GET asks for confirmation (a plain form, no JavaScript); POST removes."""
     membership = selectors.membership_get_for_main_user(
         user=request.user, organization_id=organization_id, membership_id=membership_id
     )
+    if request.method == "GET":
+        return render(
+            request,
+            "organizations/member_remove_confirm.html",
+            {"organization": membership.organization, "membership": membership},
+        )
     try:
         services.membership_remove(membership=membership, actor=request.user, request=request)
     except ApplicationError as exc:
@@ -414,6 +450,7 @@ def audit_trail(request: HttpRequest, organization_id: int):
             "form": form,
             "page": _page(request, events),
             "querystring": _querystring_without_page(request),
+            "service_names": {s.code: s.name for s in selectors.eservices_all()},
         },
     )
 

@@ -11,7 +11,7 @@ import math
 import time
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
@@ -34,7 +34,8 @@ from .sessions import user_session_forget, user_session_start
 from .validators import email_address_validate, password_max_length
 
 TWOFACTOR_STAGE = "posti_accounts.stages.TwoFactorStage"
-SITE_NAME = _("Tunnustenhallinta")
+# The one product name people see, in their language (page header, emails).
+SITE_NAME = _("Posti e-services")
 SITE_DOMAIN = urlsplit(settings.SITE_URL).netloc
 
 
@@ -122,6 +123,11 @@ class AccountAdapter(DefaultAccountAdapter):
         path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
         return site_url(path.replace("UID-KEY", quote(key)))
 
+    def format_email_subject(self, subject: str) -> str:
+        """The subject as "Posti e-services: <subject>" in the reader's language (rendered in
+        their translation), instead of a fixed "[site] " prefix."""
+        return f"{SITE_NAME}: {subject.strip()}"
+
     def send_confirmation_mail(self, request, emailconfirmation, signup) -> None:
         address = emailconfirmation.email_address
         user = address.user
@@ -134,6 +140,15 @@ class AccountAdapter(DefaultAccountAdapter):
                 details={"new_email": address.email},
             )
         super().send_confirmation_mail(request, emailconfirmation, signup)
+
+    def get_password_change_redirect_url(self, request: HttpRequest) -> str:
+        """A password change logs out every session (this one too): back to the login page,
+        which shows why, and from there to Omat tiedot rather than the change form."""
+        return (
+            reverse("account_login")
+            + "?"
+            + urlencode({"next": settings.LOGIN_REDIRECT_URL}, safe="/")
+        )
 
     # --- Sign-up ------------------------------------------------------------------------
     def save_user(self, request, user, form, commit=True):

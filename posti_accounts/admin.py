@@ -75,6 +75,7 @@ def _admin_view_with_2fa(view, cacheable=False):
                 return inner(request, *args, **kwargs)
             if not twofactor.user_has_2fa(user):
                 messages.warning(request, MSG_ADMIN_NEEDS_2FA)
+                request.session[twofactor.SETUP_NEXT_SESSION_KEY] = request.get_full_path()
                 return HttpResponseRedirect(reverse("posti_accounts:twofactor_setup"))
             if not user.is_verified():
                 logout(request)

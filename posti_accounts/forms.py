@@ -21,6 +21,7 @@ MSG_LOGIN_WITH_EMAIL = _(
     "“Forgot your password?” to set a new one."
 )
 MSG_PASSWORDS_DIFFER = _("The two passwords do not match.")
+MSG_WRONG_PASSWORD = _("Wrong password.")
 
 
 class LoginForm(AllauthLoginForm):
@@ -70,7 +71,7 @@ class ChangePasswordForm(AllauthChangePasswordForm):
         login_password_validate(password)
         adapter = get_adapter()
         if not adapter.reauthenticate(self.user, password):
-            raise adapter.validation_error("enter_current_password")
+            raise ValidationError(MSG_WRONG_PASSWORD, code="wrong_password")
         return password
 
 
@@ -134,7 +135,7 @@ class NewPasswordForm(forms.Form):
             self.request, email=self.user.email, password=password
         )
         if proved is None or proved.pk != self.user.pk:
-            raise ValidationError(_("Wrong password."), code="wrong_password")
+            raise ValidationError(MSG_WRONG_PASSWORD, code="wrong_password")
         return password
 
     def clean(self):

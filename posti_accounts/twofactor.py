@@ -48,6 +48,8 @@ BACKUP_CODE_COUNT = 10
 BACKUP_CODE_BYTES = 10  # 80 random bits: 16 base32 characters, shown as four groups of four
 BACKUP_CODE_KEY_SALT = "posti_accounts.twofactor.backup_code"  # frozen in migration 0004
 DEVICE_NAME = "default"
+# Where to go once a setup that something required (the admin's 2FA gate) is done.
+SETUP_NEXT_SESSION_KEY = "_2fa_setup_next"
 # Wrong codes that cost no wait before the next attempt (then the wait doubles each time).
 FREE_FAILURES = 1
 

@@ -171,7 +171,7 @@ CELERY_BEAT_SCHEDULE["health-heartbeat"] = {
 
 # --- Email ----------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Tunnustenhallinta <noreply@localhost>")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Posti <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The one base of every link in an email (campaigns, invitations, verification, reset). In
 # development it follows the port the server runs on (`PORT=8741 make run`).
@@ -258,7 +258,6 @@ ACCOUNT_FORMS = {
     "login": "posti_accounts.forms.LoginForm",
     "change_password": "posti_accounts.forms.ChangePasswordForm",
 }
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Tunnustenhallinta] "
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = True
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
@@ -280,7 +279,8 @@ ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 
 # Staff must have a confirmed 2FA device to use the Django admin.
 ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=True)
-OTP_TOTP_ISSUER = "Tunnustenhallinta"
+# The name authenticator apps show next to the code: the same in every language.
+OTP_TOTP_ISSUER = "Posti"
 # Wrong 2FA codes: the first costs no wait, then each failure doubles the wait before the next
 # attempt (1 s, 2 s, 4 s ...; posti_accounts.twofactor.verify_is_allowed).
 OTP_TOTP_THROTTLE_FACTOR = 1
@@ -305,6 +305,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Helsinki"
 USE_I18N = True
 USE_TZ = True
+# Our English date formats (config/formats/en); Finnish and Swedish keep Django's.
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"

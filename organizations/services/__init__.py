@@ -8,6 +8,7 @@ violations. Every service that can remove or demote a main user locks the organi
 first, so two concurrent requests can never together remove the last main user.
 """
 
+from ..invitation_parsing import MSG_CSV_UNREADABLE, InviteRow, invite_rows_parse
 from ._common import (
     BULK_INVITE_MAX_ROWS,
     MSG_ALREADY_INVITED,
@@ -15,7 +16,6 @@ from ._common import (
     MSG_ALREADY_MEMBER,
     MSG_BULK_CONFLICT,
     MSG_BUSINESS_ID_TAKEN,
-    MSG_CSV_UNREADABLE,
     MSG_EMAIL_NOT_VERIFIED,
     MSG_HANDOVER_NOT_MAIN_USER,
     MSG_HANDOVER_TARGET,
@@ -51,13 +51,11 @@ from .invitations import (
     INVALID,
     INVITED,
     InviteOutcome,
-    InviteRow,
     invitation_accept,
     invitation_check,
     invitation_resend,
     invitation_revoke,
     invitations_bulk_create,
-    invite_rows_parse,
     membership_invite,
 )
 from .memberships import (

@@ -29,10 +29,13 @@ MSG_ALREADY_MEMBER = _("This person is already a member of the organization.")
 MSG_ALREADY_INVITED = _("This address already has an open invitation to the organization.")
 MSG_INVALID_EMAIL = _("Enter a valid email address.")
 MSG_INVALID_ROLE = _("Unknown role. Use main_user or member.")
+MSG_ROLE_AMBIGUOUS = _(
+    "The role “%(role)s” is not used here. Write main_user (manages the organization's "
+    "members and invitations) or member."
+)
 MSG_UNKNOWN_SERVICE = _("Unknown e-service: %(services)s.")
 MSG_TOO_MANY_ROWS = _("At most %(max)d addresses can be invited at once.")
 MSG_NO_ROWS = _("Enter at least one email address.")
-MSG_CSV_UNREADABLE = _("The list could not be read as CSV. Check the file and try again.")
 MSG_BULK_CONFLICT = _("Someone else changed the invitations at the same time. Try again.")
 MSG_INVITATION_INVALID = _("This invitation link is not valid.")
 MSG_INVITATION_EXPIRED = _("This invitation has expired. Ask the main user for a new one.")
@@ -53,17 +56,19 @@ MSG_USER_INACTIVE = _("This user account is not active.")
 BULK_INVITE_MAX_ROWS = 1000
 PENDING_INVITATION_SESSION_KEY = "organizations.pending_invitation"
 
+_AMBIGUOUS_ROLES = {"admin", "administrator", "ylläpitäjä", "administratör"}
 ROLE_ALIASES = {
     "main_user": Membership.Role.MAIN_USER,
     "main user": Membership.Role.MAIN_USER,
     "mainuser": Membership.Role.MAIN_USER,
-    "admin": Membership.Role.MAIN_USER,
+    "main-user": Membership.Role.MAIN_USER,
     "pääkäyttäjä": Membership.Role.MAIN_USER,
     "huvudanvändare": Membership.Role.MAIN_USER,
     "member": Membership.Role.MEMBER,
     "jäsen": Membership.Role.MEMBER,
     "käyttäjä": Membership.Role.MEMBER,
     "medlem": Membership.Role.MEMBER,
+    "användare": Membership.Role.MEMBER,
     "": Membership.Role.MEMBER,
 }
 
@@ -101,7 +106,11 @@ def _is_last_main_user(membership: Membership) -> bool:
 
 
 def role_normalize(value: str | None) -> str:
-    role = ROLE_ALIASES.get((value or "").strip().lower())
+    key = (value or "").strip().lower()
+    role = ROLE_ALIASES.get(key)
+    if role is None and key in _AMBIGUOUS_ROLES:
+        # A legacy "admin" may mean a main user or just a service admin: never guessed.
+        raise ApplicationError(MSG_ROLE_AMBIGUOUS % {"role": value.strip()}, code="invalid_role")
     if role is None:
         raise ApplicationError(MSG_INVALID_ROLE, code="invalid_role")
     return str(role)

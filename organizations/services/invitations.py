@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
@@ -20,6 +18,7 @@ from posti_accounts.audit import audit_event_record, audit_events_bulk_record, c
 from posti_accounts.emails import email_batch
 from posti_accounts.models import AuditEvent, User, UserManager
 
+from ..invitation_parsing import InviteRow
 from ..models import EService, Invitation, Membership, Organization
 from ..selectors import invitation_get_by_token
 from ._common import (
@@ -27,7 +26,6 @@ from ._common import (
     MSG_ALREADY_INVITED,
     MSG_ALREADY_MEMBER,
     MSG_BULK_CONFLICT,
-    MSG_CSV_UNREADABLE,
     MSG_EMAIL_NOT_VERIFIED,
     MSG_INVALID_EMAIL,
     MSG_INVITATION_EXPIRED,
@@ -52,14 +50,6 @@ from .quota import invitation_quota_check
 
 
 @dataclass(frozen=True)
-class InviteRow:
-    email: str
-    role: str = Membership.Role.MEMBER
-    services: Sequence[str] = field(default_factory=tuple)
-    line: int = 0
-
-
-@dataclass(frozen=True)
 class InviteOutcome:
     """One address of a bulk invitation. `status` is invited | already_member |
     already_invited | invalid."""
@@ -69,6 +59,8 @@ class InviteOutcome:
     message: str = ""
     line: int = 0
     code: str = ""
+    role: str = ""
+    services: tuple[str, ...] = ()
 
 
 INVITED, ALREADY_MEMBER, ALREADY_INVITED, INVALID = (
@@ -77,81 +69,6 @@ INVITED, ALREADY_MEMBER, ALREADY_INVITED, INVALID = (
     "already_invited",
     "invalid",
 )
-
-
-_HEADER_NAMES = {"email", "e-mail", "sähköposti", "e-post"}
-
-
-def _is_address_like(cell: str) -> bool:
-    return "@" in cell and not any(ch in cell for ch in ",; \t")
-
-
-def _csv_delimiter(sample: str) -> str | None:
-    """`,` or `;` (spreadsheets in Finnish and Swedish locales save CSV with semicolons) when
-    the text looks like `email<d>role[<d>services]` records; None for a plain address list."""
-    lines = [line for line in sample.splitlines()[:5] if line.strip()]
-    if not lines:
-        return None
-    for delimiter in (",", ";"):
-        head = lines[0].split(delimiter)[0].strip().lower()
-        if delimiter in lines[0] and head in _HEADER_NAMES:
-            return delimiter
-        for line in lines:
-            cells = [c.strip() for c in line.split(delimiter)]
-            # "a@x.fi, b@x.fi" is a list of addresses, not an address with a role.
-            if len(cells) > 1 and _is_address_like(cells[0]) and "@" not in cells[1]:
-                return delimiter
-    return None
-
-
-def _services_split(cells: list[str]) -> tuple[str, ...]:
-    """Service codes from the cells after the role, separated by ; , | or spaces."""
-    joined = " ".join(cells)
-    for separator in (";", ",", "|"):
-        joined = joined.replace(separator, " ")
-    return tuple(joined.split())
-
-
-def invite_rows_parse(text: str) -> list[InviteRow]:
-    """Rows from pasted text or CSV: `email[,role[,service;service...]]` per line (also with
-    `;` as the delimiter), or just addresses separated by whitespace/commas/semicolons. A
-    header row is skipped. Text that cannot be read as CSV (NUL characters, an oversized
-    field) raises ApplicationError."""
-    text = (text or "").lstrip("\ufeff")
-    if "\x00" in text:
-        raise ApplicationError(MSG_CSV_UNREADABLE, code="csv_unreadable")
-    rows: list[InviteRow] = []
-    delimiter = _csv_delimiter(text[:2000])
-    if delimiter is None:
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            for token in line.replace(",", " ").replace(";", " ").split():
-                if lineno == 1 and token.lower() in _HEADER_NAMES:
-                    continue  # a one-column CSV file with a header
-                # No role given: the caller's default applies (the form's role choice).
-                rows.append(InviteRow(email=token, role="", line=lineno))
-        return rows
-    try:
-        records = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    except csv.Error as exc:  # e.g. a field over the csv module's 128 kB limit
-        raise ApplicationError(MSG_CSV_UNREADABLE, code="csv_unreadable") from exc
-    for lineno, record in enumerate(records, start=1):
-        cells = [c.strip() for c in record]
-        if not any(cells):
-            continue
-        if lineno == 1 and cells[0].lower() in _HEADER_NAMES:
-            continue
-        if any("@" in c for c in cells[1:]):  # a line that lists addresses only
-            rows.extend(InviteRow(email=c, role="", line=lineno) for c in cells if c)
-            continue
-        rows.append(
-            InviteRow(
-                email=cells[0],
-                role=cells[1] if len(cells) > 1 else "",
-                services=_services_split(cells[2:]),
-                line=lineno,
-            )
-        )
-    return rows
 
 
 def _invitation_build(
@@ -312,7 +229,11 @@ def _invitations_create(
             else sorted((services_by_code[c] for c in codes), key=lambda s: s.code)
         )
         to_create.append((invitation, token, services))
-        report.append(InviteOutcome(email, INVITED, "", row.line))
+        report.append(
+            InviteOutcome(
+                email, INVITED, "", row.line, role=role, services=tuple(s.code for s in services)
+            )
+        )
     if not to_create:
         return report, []
     invitation_quota_check(organization=organization, count=len(to_create), actor=actor, now=now)

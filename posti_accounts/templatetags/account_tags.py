@@ -56,3 +56,11 @@ def event_label(action: str) -> str:
     if label is not None:
         return str(label)
     return action.replace("_", " ").replace(".", ": ")
+
+
+@register.simple_tag
+def portal_url() -> str:
+    """The portal's address for the end of an email: SITE_URL, never the request's host."""
+    from django.conf import settings
+
+    return settings.SITE_URL.rstrip("/") + "/"

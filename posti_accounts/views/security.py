@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
 from allauth.account.adapter import get_adapter
 from allauth.account.decorators import reauthentication_required
 from allauth.account.internal.decorators import login_stage_required
@@ -12,6 +14,7 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
@@ -43,6 +46,21 @@ MSG_DETAILS_CONFIRMED = _("Thank you. Your details have been confirmed.")
 BACKUP_CODES_SESSION_KEY = "_2fa_new_backup_codes"
 VERIFY_SALT = "posti_accounts.action_verify_email"
 VERIFY_MAX_AGE = 3 * 24 * 3600
+
+
+def recent_authentication_required(view):
+    """allauth's `reauthentication_required`, except that a login in this session within
+    ACCOUNT_REAUTHENTICATION_TIMEOUT counts (allauth counts only a re-entered password): a
+    person who has just logged in is not asked for the password again."""
+    guarded = reauthentication_required(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if request.user.is_authenticated and session_recently_authenticated(request=request):
+            return view(request, *args, **kwargs)
+        return guarded(request, *args, **kwargs)
+
+    return wrapper
 
 
 def _next_step(request: HttpRequest) -> HttpResponse:
@@ -89,7 +107,7 @@ def twofactor_overview(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@reauthentication_required
+@recent_authentication_required
 @require_http_methods(["GET", "POST"])
 def twofactor_setup(request: HttpRequest) -> HttpResponse:
     if twofactor.user_has_2fa(request.user):
@@ -125,8 +143,15 @@ def twofactor_backup_codes(request: HttpRequest) -> HttpResponse:
         return _backup_codes_regenerate(request)
     # New codes are shown exactly once: popped from the session as they are displayed.
     codes = request.session.pop(BACKUP_CODES_SESSION_KEY, None)
+    next_url = request.session.pop(twofactor.SETUP_NEXT_SESSION_KEY, None) if codes else None
+    if next_url and not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = None
     context = {
+        "next_url": next_url,
         "codes": codes,
+        "codes_text": _backup_codes_text(request, codes) if codes else "",
         "remaining": twofactor.backup_codes_remaining(user=request.user),
     }
     response = render(request, "posti_accounts/security/twofactor_backup_codes.html", context)
@@ -134,7 +159,19 @@ def twofactor_backup_codes(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@reauthentication_required
+def _backup_codes_text(request: HttpRequest, codes: list[str]) -> str:
+    """The codes as a small text file to download (built in the page: nothing stored)."""
+    lines = [
+        str(_("Backup codes for %(email)s") % {"email": request.user.email}),
+        str(_("Each code can be used once, instead of the code from the app.")),
+        "",
+        *codes,
+        "",
+    ]
+    return "\r\n".join(lines)
+
+
+@recent_authentication_required
 def _backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
     codes = twofactor.backup_codes_regenerate(user=request.user, request=request)
     request.session[BACKUP_CODES_SESSION_KEY] = codes

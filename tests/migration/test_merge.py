@@ -550,3 +550,19 @@ def test_parallel_merge_failure_stops_and_rerun_finishes(service, write_csv, set
     legacy_accounts_merge(batch_size=4)
     assert User.objects.count() == 40
     assert not LegacyAccount.objects.filter(state="imported").exists()
+
+
+def test_admin_review_queue_invalid_email_shows_only_the_error(legacy_data, admin_client, settings):
+    from django.contrib.messages import get_messages
+    from django.urls import reverse
+
+    settings.ADMIN_REQUIRE_2FA = False
+    legacy_merge_plan()
+    bad = LegacyAccount.objects.get(username="badmail")
+    url = reverse("admin:migration_legacyconflict_change", args=[bad.pk])
+    response = admin_client.post(url, {"email": "ei-osoite"})
+    levels = [m.level_tag for m in get_messages(response.wsgi_request)]
+    assert levels == ["error"]
+    assert response.status_code == 302 and response["Location"] == url
+    bad.refresh_from_db()
+    assert bad.state == "conflict"

@@ -94,7 +94,7 @@ def test_template_variables(make_user, make_campaign, staff, settings):
     assert message.subject == f"Olli Meikäläinen & <{user.email}>"
     orgs, cutover, site, link = message.body.split("|")
     assert orgs == "Alfa Oy, Beta Oy"
-    assert cutover == "01/31/2027"
+    assert cutover == "31 Jan 2027"  # English dates day first (issue 17), not US
     assert site == "https://tunnus.example"
     assert link == "https://tunnus.example/accounts/login/"
 

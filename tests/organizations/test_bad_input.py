@@ -91,6 +91,8 @@ def test_audit_page_bad_filters(main_client, org, query):
         b"email\n" + b"x" * 200_000 + b"@example.fi\n",
         b"\x00\x00\x00",
         b"",
+        # Windows-1252 is read (Excel's CSV); the non-ASCII local part is then refused.
+        "email,role\nä@example.fi,pääkäyttäjä\n".encode("latin-1"),
     ],
 )
 def test_invite_csv_upload_bad_content(main_client, org, eservices, content):
@@ -116,7 +118,6 @@ def test_invite_paste_with_nul(main_client, org):
     [
         b"email,role\n" + b"x" * 200_000 + b"@example.fi,member\n",
         b'email,role\na@example.fi,"' + b"y" * 200_000 + b"\n",
-        "email,role\nä@example.fi,pääkäyttäjä\n".encode("latin-1"),
         b"email,role,services\n" + b"".join(b"u%d@example.fi,member,\n" % i for i in range(1001)),
     ],
 )

@@ -104,7 +104,7 @@ def test_email_rendered_in_recipient_language(client, user):
     with translation.override("sv"):
         from django.utils.translation import gettext
 
-        swedish_fragment = gettext("Password Reset Email")
+        swedish_fragment = gettext("Choose a new password")  # our subject (issue 17)
     assert swedish_fragment in mail.outbox[0].subject
 
 
