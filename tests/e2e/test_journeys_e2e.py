@@ -368,3 +368,116 @@ def test_remove_member_asks_for_confirmation_first(page, seen):
     page.wait_for_load_state()
     membership.refresh_from_db()
     assert membership.status == "removed"
+
+
+# --- 3. Staff run a verify_and_renew campaign; a recipient verifies and renews --------------
+def _staff_logged_in(page, seen=None):
+    """A superuser with 2FA on logs in to the admin with a backup code."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from posti_accounts import twofactor
+    from posti_accounts.services import user_create
+
+    staff = user_create(
+        email="yllapito@example.fi",
+        password=PASSWORD,
+        email_verified=True,
+        first_name="Ylli",
+        last_name="Ylläpitäjä",
+    )
+    type(staff).objects.filter(pk=staff.pk).update(is_staff=True, is_superuser=True)
+    TOTPDevice.objects.create(user=staff, name="app", confirmed=True)
+    codes = twofactor._backup_codes_replace(staff)
+    page.goto("/admin/")
+    page.wait_for_url(re.compile(r"/accounts/login/"))
+    page.fill("input[name=login]", staff.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator(SUBMIT).click()
+    page.wait_for_url(re.compile(r"/profile/2fa/authenticate/"))
+    page.fill("input[name=code]", codes[0])
+    page.locator(SUBMIT).click()
+    page.wait_for_load_state()
+    if "/admin/" not in page.url:
+        page.goto("/admin/")
+    _reauthenticate_if_asked(page, seen) if seen else None
+    page.wait_for_url(re.compile(r"/admin/$"))
+    return staff
+
+
+def _press(page, seen, button_text, name: str) -> None:
+    """Press a campaign action; where a confirmation page follows, confirm it there."""
+    page.locator("#content-main button[type=submit]", has_text=button_text).first.click()
+    page.wait_for_load_state()
+    if "/control/" in page.url and page.url.rstrip("/").endswith(("start", "confirm")):
+        seen(page, f"confirm {name}")
+        page.locator("#content-main form[method=post] button[type=submit]").first.click()
+        page.wait_for_load_state()
+
+
+def test_journey_staff_campaign_verify_and_renew(page, new_page, seen):
+    from django.utils import translation
+
+    from notifications.models import Campaign
+    from organizations.services import membership_create
+    from posti_accounts.services import user_create
+
+    _main_user, org = _org_with_main_user()
+    recipient = user_create(
+        email="vastaanottaja@example.fi",
+        password=PASSWORD,
+        email_verified=False,
+        first_name="Veera",
+        last_name="Vastaanottaja",
+    )
+    membership_create(organization=org, user=recipient, actor=None)
+    _staff_logged_in(page, seen)
+    seen(page, "admin index")
+
+    page.goto("/admin/notifications/campaign/")
+    seen(page, "admin campaigns")
+    page.locator(f"a[href*='kind={Campaign.Kind.VERIFY_AND_RENEW}']").first.click()
+    page.wait_for_url(re.compile(r"/admin/notifications/campaign/add/"))
+    seen(page, "admin campaign add")
+    page.fill("input[name=name]", "Vaihe 3: Selain Oy")
+    page.fill("input[name=audience_organizations]", str(org.pk))
+    page.locator("input[name=_continue]").click()
+    page.wait_for_url(re.compile(r"/admin/notifications/campaign/\d+/change/"))
+    seen(page, "admin campaign saved")
+    campaign = Campaign.objects.get(name="Vaihe 3: Selain Oy")
+    assert campaign.kind == Campaign.Kind.VERIFY_AND_RENEW
+    page.locator("a[href$='/control/']").first.click()
+    page.wait_for_url(re.compile(r"/control/$"))
+    seen(page, "admin campaign control")
+    # Staff are not in the audience: the main user and the recipient are.
+    assert page.locator(".recipient-count").inner_text().strip() == "2"
+
+    with translation.override("fi"):
+        start = translation.gettext("Start now")
+    _press(page, seen, start, "start")
+    page.goto(f"/admin/notifications/campaign/{campaign.pk}/control/")
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DONE, campaign.status
+    assert page.locator(".progress-counts td").nth(2).inner_text().strip() == "2"
+
+    # The recipient opens the link, verifies (POST) and sets a new password.
+    link = next(u for m in _mail_to(recipient.email) for u in _links(m.body) if "/n/a/" in u)
+    other = new_page()
+    other.goto(link)
+    seen(other, "campaign link")
+    assert recipient.email in _main(other)
+    other.locator(SUBMIT).click()
+    other.wait_for_url(re.compile(r"/n/"))
+    seen(other, "campaign new password")
+    other.fill("input[name=new_password1]", NEW_PASSWORD)
+    other.fill("input[name=new_password2]", NEW_PASSWORD)
+    other.locator(SUBMIT).click()
+    other.wait_for_url(re.compile(r"/accounts/login/"))
+    _log_in(other, recipient.email, NEW_PASSWORD)
+    other.wait_for_url(re.compile(r"/profile/$"))
+    assert "Veera Vastaanottaja" in _main(other)
+
+    page.reload()
+    seen(page, "admin campaign funnel")
+    assert page.locator(".funnel-sent").inner_text().strip() == "2"
+    assert page.locator(".funnel-verified").inner_text().strip() == "1"
+    assert page.locator(".funnel-password").inner_text().strip() == "1"
