@@ -53,7 +53,8 @@ _OVERFLOWING_JS = """() => {
         p = p.parentElement;
       }
       if (!clipped) out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
-        + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '')
+        + (typeof el.className === 'string' && el.className
+           ? '.' + el.className.trim().split(/\\s+/).join('.') : '')
         + ' (' + Math.round(r.right) + 'px)');
     }
   }
@@ -176,6 +177,7 @@ def pytest_sessionfinish(session, exitstatus):
         return
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     ARTIFACTS.mkdir(exist_ok=True)
+    report = {"axe": AXE_RESULTS, "csp": CSP_ERRORS}
     (ARTIFACTS / f"axe-{worker}.json").write_text(
-        json.dumps({"axe": AXE_RESULTS, "csp": CSP_ERRORS}, indent=1, ensure_ascii=False, sort_keys=True), encoding="utf-8"
+        json.dumps(report, indent=1, ensure_ascii=False, sort_keys=True), encoding="utf-8"
     )

@@ -341,7 +341,6 @@ def test_journey_main_user_invites_grants_and_removes(page, new_page, seen, tmp_
 def test_remove_member_asks_for_confirmation_first(page, seen):
     """Remove is a destructive action: the first press shows a confirmation naming the
     member, without JavaScript, and nothing changes until it is confirmed."""
-    from organizations.models import Membership
     from organizations.services import membership_create
     from posti_accounts.services import user_create
 
