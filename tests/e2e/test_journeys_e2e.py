@@ -480,3 +480,126 @@ def test_journey_staff_campaign_verify_and_renew(page, new_page, seen):
     assert page.locator(".funnel-sent").inner_text().strip() == "2"
     assert page.locator(".funnel-verified").inner_text().strip() == "1"
     assert page.locator(".funnel-password").inner_text().strip() == "1"
+
+
+# --- 4. A migrated user: email + old password, new password, organizations, old usernames ----
+LEGACY_PASSWORD = "vanha-salasana-1"
+
+
+def _stage_and_merge_legacy(tmp_path) -> None:
+    """Two old services knew the same person under two usernames; import and merge them."""
+    import csv
+
+    from passlib import hash as ph
+
+    from migration.services import legacy_accounts_import, legacy_accounts_merge
+    from organizations.models import EService
+
+    people = {
+        "lahetykset": ("mvirtanen", "Matti.Virtanen@example.fi ", "admin"),
+        "seuranta": ("matti_seuranta", "matti.virtanen@example.fi", "user"),
+    }
+    for code, (username, email, role) in people.items():
+        EService.objects.get_or_create(
+            code=code, defaults={"name_fi": code.capitalize(), "name_sv": code, "name_en": code}
+        )
+        path = tmp_path / f"{code}.csv"
+        with path.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle, delimiter=";")
+            writer.writerow(
+                [
+                    "username",
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "business_id",
+                    "organization_name",
+                    "role",
+                    "password_hash",
+                ]
+            )
+            writer.writerow(
+                [
+                    username,
+                    email,
+                    "Matti",
+                    "Virtanen",
+                    "0112038-9",
+                    "Kuljetus Virtanen Oy",
+                    role,
+                    ph.hex_md5.hash(LEGACY_PASSWORD),
+                ]
+            )
+        legacy_accounts_import(service_code=code, path=path, start_wrap=False)
+    legacy_accounts_merge()
+
+
+def test_journey_migrated_user_renews_and_sees_old_usernames(page, seen, tmp_path):
+    from posti_accounts.models import User
+
+    _stage_and_merge_legacy(tmp_path)
+    email = "matti.virtanen@example.fi"
+    assert User.objects.filter(email=email).exists()
+
+    # Typing an old username shows the guidance to use the email address.
+    page.goto("/accounts/login/")
+    page.fill("input[name=login]", "mvirtanen")
+    page.fill("input[name=password]", LEGACY_PASSWORD)
+    page.locator(SUBMIT).click()
+    page.locator("main .errorlist").first.wait_for()
+    seen(page, "login with old username")
+    guidance = page.locator("main .errorlist").first.inner_text()
+    assert "sähköpost" in guidance.lower(), guidance
+
+    # Email + old password: the required actions come one after another.
+    _log_in(page, email, LEGACY_PASSWORD)
+    seen(page, "required action (first)")
+    for _step in range(4):
+        if "/actions/verify-email/" in page.url:
+            page.locator(SUBMIT).click()
+            page.wait_for_load_state()
+            seen(page, "verify email link sent")
+            link = next(
+                u for m in _mail_to(email) for u in _links(m.body) if "/actions/verify-email/" in u
+            )
+            page.goto(link)
+            seen(page, "verify email confirm")
+            page.locator(SUBMIT).click()
+            page.wait_for_load_state()
+        elif page.url.endswith("/accounts/confirm-email/"):
+            # Mandatory verification: the login sent a confirmation link.
+            seen(page, "verification sent (migrated)")
+            link = next(u for m in _mail_to(email) for u in _links(m.body) if "confirm-email" in u)
+            page.goto(link)
+            page.locator(SUBMIT).click()
+            page.wait_for_load_state()
+        elif "/actions/update-password/" in page.url:
+            seen(page, "set a new password")
+            if page.locator("input[name=current_password]").count():
+                page.fill("input[name=current_password]", LEGACY_PASSWORD)
+            page.fill("input[name=password1]", NEW_PASSWORD)
+            page.fill("input[name=password2]", NEW_PASSWORD)
+            page.locator(SUBMIT).click()
+            page.wait_for_load_state()
+        elif "/actions/check-details/" in page.url:
+            seen(page, "check details")
+            page.locator(SUBMIT).click()
+            page.wait_for_load_state()
+        else:
+            break
+    page.wait_for_url(re.compile(r"/profile/$"))
+    seen(page, "profile (migrated)")
+    user = User.objects.get(email=email)
+    assert user.required_actions == []
+    assert user.check_password(NEW_PASSWORD)
+    text = _main(page)
+    assert "Kuljetus Virtanen Oy" in text
+    assert "mvirtanen" in text and "matti_seuranta" in text
+
+    # The old password no longer works; the new one does.
+    page.locator(LOGOUT).click()
+    page.wait_for_load_state()
+    _log_in(page, email, LEGACY_PASSWORD)
+    assert "/accounts/login/" in page.url
+    _log_in(page, email, NEW_PASSWORD)
+    page.wait_for_url(re.compile(r"/profile/$"))
