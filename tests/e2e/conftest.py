@@ -124,10 +124,16 @@ class PageChecks:
     def __init__(self, test_name: str):
         self.folder = ARTIFACTS / re.sub(r"[^\w-]+", "_", test_name)
         self.folder.mkdir(parents=True, exist_ok=True)
+        for old in self.folder.glob("*.png"):
+            old.unlink()
         self.problems: list[str] = []
         self.count = 0
 
-    def __call__(self, page, name: str, *, axe: bool = True, screenshot: bool = True) -> None:
+    def __call__(
+        self, page, name: str, *, axe: bool = True, screenshot: bool = True, docs: str = ""
+    ) -> None:
+        """`docs` also saves a screen-sized shot (not the full page) under artifacts/docs/,
+        the candidates for docs/screenshots/."""
         page.wait_for_load_state()
         self.count += 1
         slug = re.sub(r"[^\w-]+", "_", name)
@@ -141,7 +147,9 @@ class PageChecks:
                 self.problems.append(f"{label}: axe {v}")
         if screenshot:
             page.screenshot(path=f"{stem}-1280.png", full_page=True)
-        page.set_viewport_size(PHONE)
+        if docs:
+            (ARTIFACTS / "docs").mkdir(exist_ok=True)
+            page.screenshot(path=ARTIFACTS / "docs" / f"{docs}-1280.png")
         try:
             width = page.evaluate("document.documentElement.scrollWidth")
             if width > PHONE["width"]:
@@ -151,6 +159,8 @@ class PageChecks:
                 )
             if screenshot:
                 page.screenshot(path=f"{stem}-375.png", full_page=True)
+            if docs:
+                page.screenshot(path=ARTIFACTS / "docs" / f"{docs}-375.png")
         finally:
             page.set_viewport_size(DESKTOP)
         for error in getattr(page, "server_errors", []):

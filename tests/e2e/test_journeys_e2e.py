@@ -99,7 +99,7 @@ def test_journey_signup_profile_email_change_2fa(page, seen):
     page.fill("input[name=phone]", "040 123 4567")
     page.locator(SUBMIT).click()
     page.wait_for_url(re.compile(r"/profile/$"))
-    seen(page, "profile saved")
+    seen(page, "profile saved", docs="omat-tiedot")
     text = _main(page)
     assert "Selma Selaimellinen" in text
     assert "+358 40 1234567" in text or "+358 40 123 4567" in text
@@ -153,7 +153,7 @@ def test_journey_signup_profile_email_change_2fa(page, seen):
     page.wait_for_load_state()
     _log_in(page, new_email, PASSWORD)
     page.wait_for_url(re.compile(r"/profile/2fa/authenticate/"))
-    seen(page, "2fa code at login")
+    seen(page, "2fa code at login", docs="2fa-login")
     device.refresh_from_db()
     _away_from_step_boundary()
     page.fill("input[name=code]", f"{totp(device.bin_key):06d}")
@@ -236,7 +236,7 @@ def test_journey_main_user_invites_grants_and_removes(page, new_page, seen, tmp_
     seen(page, "organizations")
     page.locator("main a", has_text="Selain Oy").first.click()
     page.wait_for_url(re.compile(rf"/organizations/{org.pk}/$"))
-    seen(page, "members")
+    seen(page, "members", docs="members")
 
     # The person with an account: pasted. The one without: a CSV file.
     page.locator("nav.org-nav a[href$='/invite/']").click()
@@ -254,7 +254,7 @@ def test_journey_main_user_invites_grants_and_removes(page, new_page, seen, tmp_
     page.set_input_files("input[name=csv_file]", str(csv_file))
     page.locator(SUBMIT).click()
     page.wait_for_selector("tr.invite-invited")
-    seen(page, "invite result (CSV)")
+    seen(page, "invite result (CSV)", docs="invite-result")
     assert page.locator("tr.invite-invited").inner_text().startswith(newcomer)
 
     page.locator("nav.org-nav a[href$='/invitations/']").click()
@@ -476,7 +476,7 @@ def test_journey_staff_campaign_verify_and_renew(page, new_page, seen):
     assert "Veera Vastaanottaja" in _main(other)
 
     page.reload()
-    seen(page, "admin campaign funnel")
+    seen(page, "admin campaign funnel", docs="campaign-funnel")
     assert page.locator(".funnel-sent").inner_text().strip() == "2"
     assert page.locator(".funnel-verified").inner_text().strip() == "1"
     assert page.locator(".funnel-password").inner_text().strip() == "1"
@@ -588,7 +588,7 @@ def test_journey_migrated_user_renews_and_sees_old_usernames(page, seen, tmp_pat
         else:
             break
     page.wait_for_url(re.compile(r"/profile/$"))
-    seen(page, "profile (migrated)")
+    seen(page, "profile (migrated)", docs="migrated-profile")
     user = User.objects.get(email=email)
     assert user.required_actions == []
     assert user.check_password(NEW_PASSWORD)
@@ -707,7 +707,8 @@ def test_journey_language_switch_on_every_main_page(page, seen):
             page.goto(path)
             _reauthenticate_if_asked(page, seen)
             _foreign_words(page, language, path, found)
-            seen(page, f"{language} {path}", axe=number == 0, screenshot=number == 0)
+            shown = path.replace(f"/{org.pk}/", "/<org>/").replace(f"/{member.pk}/", "/<member>/")
+            seen(page, f"{language} {shown}", axe=number == 0, screenshot=number == 0)
         page.locator(LOGOUT).click()
         page.wait_for_load_state()
     assert not found, "Untranslated words:\n" + "\n".join(found)
@@ -770,3 +771,55 @@ def test_rollout_dashboard_shows_renewed_passwords(page, seen):
     seen(page, "admin rollout dashboard")
     assert page.locator("#content table").count() >= 1
     assert page.locator("#content svg").count() >= 1
+
+
+# --- Focus ring: at least 3:1 against the page, on the site and in the admin -----------------
+_FOCUS_RING_JS = """() => {
+  const el = document.activeElement;
+  const s = getComputedStyle(el);
+  let bg = null, p = el.parentElement;
+  while (p) {
+    const c = getComputedStyle(p).backgroundColor;
+    if (c && c !== 'rgba(0, 0, 0, 0)' && c !== 'transparent') { bg = c; break; }
+    p = p.parentElement;
+  }
+  return {tag: el.tagName, outline: s.outlineColor, width: s.outlineWidth, shadow: s.boxShadow,
+          style: s.outlineStyle, background: bg || 'rgb(255, 255, 255)'};
+}"""
+
+
+def _contrast(a: str, b: str) -> float:
+    def luminance(rgb: str) -> float:
+        r, g, b = (int(x) / 255 for x in re.findall(r"\d+", rgb)[:3])
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    high, low = sorted([luminance(a), luminance(b)], reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def _focus_ring_contrasts(page, presses: int) -> list[tuple[str, float]]:
+    results = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        ring = page.evaluate(_FOCUS_RING_JS)
+        if ring["tag"] == "BODY":
+            continue
+        assert ring["style"] != "none" and ring["width"] != "0px", ring
+        ratio = _contrast(ring["outline"], ring["background"])
+        if ring["shadow"].startswith("rgb"):
+            # The white gap of the ring is what shows on a dark background.
+            ratio = max(ratio, _contrast(ring["shadow"], ring["background"]))
+        results.append((ring["tag"], ratio))
+    return results
+
+
+def test_focus_ring_contrast_site_and_admin(page):
+    page.goto("/accounts/login/")
+    site = _focus_ring_contrasts(page, 6)
+    _staff_logged_in(page)
+    page.goto("/admin/")
+    admin = _focus_ring_contrasts(page, 6)
+    assert site and admin
+    low = [(tag, round(ratio, 2)) for tag, ratio in site + admin if ratio < 3]
+    assert not low, f"focus ring below 3:1: {low}"
