@@ -150,6 +150,7 @@ class PageChecks:
         if docs:
             (ARTIFACTS / "docs").mkdir(exist_ok=True)
             page.screenshot(path=ARTIFACTS / "docs" / f"{docs}-1280.png")
+        page.set_viewport_size(PHONE)
         try:
             width = page.evaluate("document.documentElement.scrollWidth")
             if width > PHONE["width"]:
