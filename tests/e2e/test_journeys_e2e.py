@@ -13,6 +13,8 @@ import time
 import pytest
 from django.core import mail
 
+from .conftest import ARTIFACTS
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "selaimen-pitka-salasana-2026"
@@ -589,6 +591,10 @@ def test_journey_migrated_user_renews_and_sees_old_usernames(page, seen, tmp_pat
             break
     page.wait_for_url(re.compile(r"/profile/$"))
     seen(page, "profile (migrated)", docs="migrated-profile")
+    (ARTIFACTS / "docs").mkdir(parents=True, exist_ok=True)
+    page.locator("section[aria-labelledby=legacy-usernames-title]").screenshot(
+        path=ARTIFACTS / "docs" / "old-usernames-1280.png"
+    )
     user = User.objects.get(email=email)
     assert user.required_actions == []
     assert user.check_password(NEW_PASSWORD)
