@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",  # the built-in widget templates, for FORM_RENDERER below
     # Project apps come before allauth so their templates override allauth's.
     "posti_accounts",
     "organizations",
@@ -95,6 +96,9 @@ TEMPLATES = [
         },
     },
 ]
+# Widgets render through the project's template engine, so templates/ can override a widget
+# template of Django's admin (templates/admin/widgets/split_datetime.html labels both inputs).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {
