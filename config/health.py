@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import async_to_sync
 from django import db
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -78,9 +78,16 @@ def readiness_checks() -> list[HealthCheck]:
     return checks
 
 
-async def _all_ok(checks: list[HealthCheck]) -> bool:
+async def _gather(checks: list[HealthCheck]) -> bool:
     results = await asyncio.gather(*(check.get_result() for check in checks))
     return not any(result.error for result in results)
+
+
+def checks_pass(checks: list[HealthCheck]) -> bool:
+    """Run the (async) checks in their own event loop on a short-lived thread, so the caller
+    may be a plain WSGI thread or one that already runs a loop."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="readyz") as pool:
+        return pool.submit(asyncio.run, _gather(checks)).result()
 
 
 def _plain(text: str, status: int = 200) -> HttpResponse:
@@ -98,7 +105,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def readyz(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    if async_to_sync(_all_ok)(readiness_checks()):
+    if checks_pass(readiness_checks()):
         return _plain("ok")
     return _plain("unavailable", status=503)
 

@@ -105,3 +105,29 @@ def test_readyz_ok_with_the_configured_redis(client, settings):
 
     settings.REDIS_URL = os.environ["REDIS_URL"]
     assert client.get("/readyz").status_code == 200
+
+
+def test_checks_run_even_when_the_thread_already_runs_an_event_loop():
+    """Browser tests (Playwright) and ASGI servers run a loop in the calling thread."""
+    import asyncio
+    import dataclasses
+
+    from health_check.base import HealthCheck
+    from health_check.exceptions import ServiceUnavailable
+
+    from config import health
+
+    @dataclasses.dataclass
+    class Up(HealthCheck):
+        def run(self):
+            pass
+
+    @dataclasses.dataclass
+    class Down(HealthCheck):
+        def run(self):
+            raise ServiceUnavailable("down")
+
+    async def inside_a_loop():
+        return health.checks_pass([Up()]), health.checks_pass([Up(), Down()])
+
+    assert asyncio.run(inside_a_loop()) == (True, False)
