@@ -296,7 +296,9 @@ def deliveries_send_batch(
         u.pk: u
         for u in get_user_model()
         .objects.filter(pk__in=user_ids, is_active=True)
-        .only("pk", "email", "first_name", "last_name", "preferred_language")
+        .only(
+            "pk", "email", "first_name", "last_name", "preferred_language", "email_undeliverable_at"
+        )
     }
     org_names = organization_names_for(user_ids)
     tokens: dict[int, str] = {}
@@ -324,6 +326,7 @@ def deliveries_send_batch(
     skipped: list[int] = []
     bounced: dict[int, str] = {}
     provider_ids: dict[int, str] = {}
+    not_working: list[int] = []
     for index, (pk, user_id) in enumerate(claimed):
         if time.monotonic() > give_up_at:
             unsent = [row_pk for row_pk, _u in claimed[index:]]
@@ -331,6 +334,9 @@ def deliveries_send_batch(
         user = users.get(user_id)
         if user is None:  # deactivated (or deleted) since the campaign started
             skipped.append(pk)
+            continue
+        if user.email_undeliverable_at is not None:  # found not to work since the start
+            not_working.append(pk)
             continue
         try:
             subject, body = renderer.render(
@@ -390,7 +396,13 @@ def deliveries_send_batch(
         claimed_at=now,
         now=clock(),
     )
-    _record_provider_results(provider_ids=provider_ids, bounced=bounced, now=clock())
+    _record_provider_results(
+        provider_ids=provider_ids,
+        bounced=bounced,
+        not_working=not_working,
+        claimed_at=now,
+        now=clock(),
+    )
     result.sent = len(sent)
     result.failed = sum(len(v) for v in permanent.values())
     result.retried = sum(len(v) for v in transient.values())
@@ -443,9 +455,16 @@ def _record_outcome(
         throttle.journal_forget(sent)
 
 
-def _record_provider_results(*, provider_ids: dict[int, str], bounced: dict[int, str], now):
+def _record_provider_results(
+    *, provider_ids: dict[int, str], bounced: dict[int, str], not_working, claimed_at, now
+):
     """The provider's message ids (to match its tracking events later: one UPDATE for the
-    batch), and the hard bounces of this batch (addresses marked not working)."""
+    batch), the hard bounces of this batch (addresses marked not working), and the rows
+    skipped because their address was already marked."""
+    if not_working:
+        Delivery.objects.filter(
+            pk__in=not_working, status=Delivery.Status.SENDING, claimed_at=claimed_at
+        ).update(status=Delivery.Status.SKIPPED, last_error="address not working")
     if provider_ids:
         Delivery.objects.bulk_update(
             [Delivery(pk=pk, provider_message_id=value) for pk, value in provider_ids.items()],

@@ -363,3 +363,16 @@ def test_campaign_kind_in_progress_counts(make_user, make_campaign, staff):
     campaign = make_campaign(kind=Campaign.Kind.ANNOUNCEMENT)
     progress = selectors.campaign_progress(campaign=campaign)
     assert (progress.delivered, progress.bounced, progress.complained) == (0, 0, 0)
+
+
+def test_address_marked_after_the_start_is_skipped_at_send(make_user, make_campaign, staff):
+    from django.core import mail
+
+    gone, fine = make_user("gone@example.fi"), make_user("fine@example.fi")
+    campaign = make_campaign(audience_include_staff=False)
+    start(campaign, staff)
+    _mark(gone)  # e.g. another email to it bounced meanwhile
+    sending.deliveries_send_batch(campaign_id=campaign.pk)
+    assert [m.to for m in mail.outbox] == [[fine.email]]
+    row = Delivery.objects.get(campaign=campaign, user=gone)
+    assert row.status == Delivery.Status.SKIPPED and row.last_error == "address not working"
