@@ -491,7 +491,8 @@ def login_waits(env: dict, workdir: Path) -> None:
     report("  one transaction (INSERT + one UPDATE of every recipient), before", old_seconds,
            old_waits)  # fmt: skip
     report(
-        f"  batched start ({batches} batches of {settings.CAMPAIGN_START_BATCH_SIZE:,}), now",
+        f"  batched start ({batches} batch{'' if batches == 1 else 'es'} of "
+        f"{settings.CAMPAIGN_START_BATCH_SIZE:,}), now",
         new_seconds,
         new_waits,
     )
