@@ -87,6 +87,27 @@ def email_undeliverable_clear(*, user, request=None) -> bool:
     return True
 
 
+def emails_undeliverable_clear_by_staff(*, user_ids, actor, request=None) -> int:
+    """Staff retry deliveries that bounced: their addresses are taken as working again."""
+    if not user_ids:
+        return 0
+    marked = list(
+        get_user_model().objects.filter(pk__in=user_ids, email_undeliverable_at__isnull=False)
+    )
+    get_user_model().objects.filter(pk__in=[u.pk for u in marked]).update(
+        email_undeliverable_at=None, email_undeliverable_reason=""
+    )
+    for user in marked:
+        audit_event_record(
+            actor=actor,
+            action="email.undeliverable_cleared",
+            target_user=user,
+            request=request,
+            details={"email": user.email, "by": "campaign retry"},
+        )
+    return len(marked)
+
+
 def _delivery_for(*, message_id: str | None, metadata: dict | None) -> Delivery | None:
     if message_id:
         found = Delivery.objects.filter(provider_message_id=message_id).first()

@@ -28,7 +28,7 @@ from posti_accounts.audit import audit_event_record
 from posti_accounts.queue import task_enqueue
 from posti_accounts.services import user_email_verified, user_password_set
 
-from . import sending, throttle
+from . import deliverability, sending, throttle
 from .defaults import TEMPLATE_VARIABLES, campaign_default_templates
 from .models import ActionToken, Campaign, CampaignStartBatch, Delivery
 from .selectors import campaign_audience
@@ -535,7 +535,14 @@ def campaign_deliveries_retry(
     rows = Delivery.objects.filter(campaign=campaign, status=Delivery.Status.FAILED)
     if delivery_ids is not None:
         rows = rows.filter(pk__in=delivery_ids)
+    # Staff retrying a row that bounced vouch for its address: the mark comes off.
+    bounced_users = list(
+        rows.filter(outcome=Delivery.Outcome.BOUNCED).values_list("user_id", flat=True)
+    )
     count = rows.update(status=Delivery.Status.PENDING, attempts=0, next_attempt_at=None)
+    deliverability.emails_undeliverable_clear_by_staff(
+        user_ids=bounced_users, actor=actor, request=request
+    )
     if count and campaign.status == Campaign.Status.DONE:
         campaign.status = Campaign.Status.SENDING
         campaign.finished_at = None

@@ -376,3 +376,23 @@ def test_address_marked_after_the_start_is_skipped_at_send(make_user, make_campa
     assert [m.to for m in mail.outbox] == [[fine.email]]
     row = Delivery.objects.get(campaign=campaign, user=gone)
     assert row.status == Delivery.Status.SKIPPED and row.last_error == "address not working"
+
+
+def test_staff_retry_of_a_bounced_row_clears_the_mark(
+    smtp_settings, make_user, make_campaign, staff
+):
+    from notifications import services
+
+    gone = make_user("gone@example.fi")
+    smtp_settings.rcpt_replies = {gone.email: "550 5.1.1 No such user"}
+    campaign = make_campaign(audience_include_staff=False)
+    start(campaign, staff)
+    sending.deliveries_send_batch(campaign_id=campaign.pk)
+    assert _marked(gone)
+    smtp_settings.rcpt_replies = {}
+    assert services.campaign_deliveries_retry(campaign=campaign, actor=staff) == 1
+    assert not _marked(gone)
+    cleared = AuditEvent.objects.get(action="email.undeliverable_cleared", target_user=gone)
+    assert cleared.actor == staff
+    sending.deliveries_send_batch(campaign_id=campaign.pk)
+    assert Delivery.objects.get(campaign=campaign, user=gone).status == Delivery.Status.SENT
