@@ -51,10 +51,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # /healthz and /readyz, answered before everything else (config/health.py).
-    "config.health.HealthProbeMiddleware",
     # First: every line logged while a request is served carries its id (config/request_id.py).
     "config.request_id.RequestIdMiddleware",
+    # /healthz and /readyz, answered before everything else but the request id (config/health.py).
+    "config.health.HealthProbeMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -343,7 +343,6 @@ def test_journey_main_user_invites_grants_and_removes(page, new_page, seen, tmp_
     seen(page, "audit trail")
 
 
-@pytest.mark.xfail(strict=True, reason="needs the confirmation step for remove member (ux)")
 def test_remove_member_asks_for_confirmation_first(page, seen):
     """Remove is a destructive action: the first press shows a confirmation naming the
     member, without JavaScript, and nothing changes until it is confirmed."""
@@ -745,7 +744,6 @@ def _draft_campaign(org):
     return campaign
 
 
-@pytest.mark.xfail(strict=True, reason="needs the campaign start confirmation page (camp)")
 def test_campaign_start_asks_for_confirmation_first(page, seen):
     """ "Start now" shows a confirmation page with the recipient count; only a POST from that
     page starts the campaign."""
@@ -771,7 +769,6 @@ def test_campaign_start_asks_for_confirmation_first(page, seen):
     assert campaign.status != Campaign.Status.DRAFT
 
 
-@pytest.mark.xfail(strict=True, reason="needs the staff rollout dashboard (roll)")
 def test_rollout_dashboard_shows_renewed_passwords(page, seen):
     """The staff rollout dashboard, linked from the admin, counts who has set a new
     password, in a table beside its chart."""
