@@ -114,7 +114,8 @@ def test_emails_and_campaign_wait_for_redis_then_go_out_once(
 
     from .conftest import wait_for
 
-    recipients = {make_user().email for _ in range(6)} | {staff.email}
+    # Staff are left out of an audience unless it includes them (the campaign's own rule).
+    recipients = {make_user().email for _ in range(6)}
     campaign = services.campaign_create(actor=staff, name="After", kind=Campaign.Kind.ANNOUNCEMENT)
     redis_settings.stop()
     services.campaign_start_request(campaign=campaign, actor=staff)
