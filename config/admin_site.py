@@ -22,8 +22,8 @@ OTHER = ("other", _("Other"))
 
 
 class PortalAdminSite(admin.AdminSite):
-    site_header = _("Tunnustenhallinta · operator's portal")
-    site_title = _("Tunnustenhallinta")
+    site_header = _("Posti e-services · administration")
+    site_title = _("Posti e-services")
     index_title = _("The rollout, step by step")
 
     def get_app_list(self, request, app_label=None):

@@ -41,9 +41,9 @@ def test_the_default_site_is_the_portal_site():
 @pytest.mark.parametrize(
     ("language", "header", "groups"),
     [
-        ("fi", "Tunnustenhallinta", ["Henkilöt", "Organisaatiot", "Tunnusten siirto"]),
-        ("sv", "Tunnustenhallinta", ["Personer", "Organisationer", "Migrering"]),
-        ("en", "operator&#x27;s portal", ["People", "Organizations", "Migration"]),
+        ("fi", "Postin sähköiset palvelut · ylläpito", ["Henkilöt", "Organisaatiot", "Tunnusten siirto"]),
+        ("sv", "Postens e-tjänster · administration", ["Personer", "Organisationer", "Migrering"]),
+        ("en", "Posti e-services · administration", ["People", "Organizations", "Migration"]),
     ],
 )
 def test_index_grouped_by_rollout_steps(admin_client, staff, language, header, groups):
