@@ -28,6 +28,22 @@ AUDIT_SENTENCES = {
     "invitation.resent": gettext_lazy("%(actor)s sent the invitation to %(email)s again."),
     "invitation.revoked": gettext_lazy("%(actor)s cancelled the invitation to %(email)s."),
     "invitation.accepted": gettext_lazy("%(person)s accepted the invitation."),
+    "organization.name_chosen": gettext_lazy("%(actor)s chose the organization's name."),
+    "rollout.reminders_requested": gettext_lazy(
+        "%(actor)s sent a reminder to the members who are not done."
+    ),
+    "legacy.organization_review_opened": gettext_lazy(
+        "The migration asked for a review of the organization."
+    ),
+    "legacy.organization_review_resolved": gettext_lazy(
+        "%(actor)s settled the organization's migration review."
+    ),
+    "legacy.shared_login_handed_over": gettext_lazy(
+        "%(actor)s handed a shared login of the old services to the main users."
+    ),
+    "legacy.shared_login_resolved": gettext_lazy(
+        "%(actor)s invited the real people of a shared login of the old services."
+    ),
 }
 
 

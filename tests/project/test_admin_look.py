@@ -41,7 +41,11 @@ def test_the_default_site_is_the_portal_site():
 @pytest.mark.parametrize(
     ("language", "header", "groups"),
     [
-        ("fi", "Postin sähköiset palvelut · ylläpito", ["Henkilöt", "Organisaatiot", "Tunnusten siirto"]),
+        (
+            "fi",
+            "Postin sähköiset palvelut · ylläpito",
+            ["Henkilöt", "Organisaatiot", "Tunnusten siirto"],
+        ),
         ("sv", "Postens e-tjänster · administration", ["Personer", "Organisationer", "Migrering"]),
         ("en", "Posti e-services · administration", ["People", "Organizations", "Migration"]),
     ],
