@@ -136,11 +136,11 @@ def journal_forget(delivery_ids: list[int]) -> None:
         cache.delete_many(keys)
 
 
-def _slot_key(campaign_id: int, slot: int) -> str:
+def _slot_key(campaign_id: int, slot: int | str) -> str:
     return _key("slot", campaign_id, slot)
 
 
-def sender_slot_mark(*, campaign_id: int, slot: int) -> None:
+def sender_slot_mark(*, campaign_id: int, slot: int | str) -> None:
     """Heartbeat of the sender holding `slot`: the slot stays taken while it works."""
     key, ttl = _slot_key(campaign_id, slot), settings.CAMPAIGN_SENDER_HEARTBEAT
     client = _redis()
@@ -150,7 +150,7 @@ def sender_slot_mark(*, campaign_id: int, slot: int) -> None:
         cache.set(key, 1, timeout=ttl)
 
 
-def sender_slot_claim(*, campaign_id: int, slot: int) -> bool:
+def sender_slot_claim(*, campaign_id: int, slot: int | str) -> bool:
     """Take `slot` for a new sender; False while another sender holds it (or did within
     the heartbeat), so kicking again never adds senders beyond the slots."""
     key, ttl = _slot_key(campaign_id, slot), settings.CAMPAIGN_SENDER_HEARTBEAT
@@ -160,7 +160,7 @@ def sender_slot_claim(*, campaign_id: int, slot: int) -> bool:
     return cache.add(key, 1, timeout=ttl)
 
 
-def sender_slot_release(*, campaign_id: int, slot: int) -> None:
+def sender_slot_release(*, campaign_id: int, slot: int | str) -> None:
     key = _slot_key(campaign_id, slot)
     client = _redis()
     if client is not None:
