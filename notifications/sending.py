@@ -35,7 +35,7 @@ from django.utils.http import urlencode
 from kernel.tokens import token_hash
 from organizations.models import Membership
 
-from . import throttle
+from . import send_journal, sender_slots, throttle
 from .deliverability import deliveries_bounced_at_send
 from .models import ActionToken, Campaign, Delivery, delivery_message_id
 
@@ -99,7 +99,7 @@ def deliveries_reclaim_stale(*, campaign_id: int, now: datetime, limit: int = 10
     )
     if not stale:
         return 0
-    journal = throttle.journal_sent_among(stale)
+    journal = send_journal.journal_sent_among(stale)
     # The UPDATEs repeat the staleness condition: another worker may have reclaimed and
     # claimed some of these rows afresh since they were read above.
     still_stale = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=cutoff)
@@ -290,7 +290,7 @@ def deliveries_send_batch(
     if not claimed:
         return result
     if slot is not None:
-        throttle.sender_slot_mark(campaign_id=campaign.pk, slot=slot)
+        sender_slots.sender_slot_mark(campaign_id=campaign.pk, slot=slot)
     user_ids = [user_id for _pk, user_id in claimed]
     users = {
         u.pk: u
@@ -313,7 +313,7 @@ def deliveries_send_batch(
     permanent: dict[str, list[int]] = defaultdict(list)
     transient: dict[str, list[int]] = defaultdict(list)
     unsent: list[int] = []
-    journal = throttle.SendJournal()
+    journal = send_journal.SendJournal()
     # One message is up to ~4 SMTP round trips (MAIL, RCPT, DATA, end of data): with this
     # socket timeout even a hung server cannot stretch the last message past the claim.
     smtp = get_connection(timeout=min(settings.EMAIL_TIMEOUT or 60, claim_timeout / 8))
@@ -452,7 +452,7 @@ def _record_outcome(
                 campaign__status=Campaign.Status.CANCELLED,
             ).update(status=Delivery.Status.SKIPPED)
     if sent:
-        throttle.journal_forget(sent)
+        send_journal.journal_forget(sent)
 
 
 def _record_provider_results(

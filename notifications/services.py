@@ -29,7 +29,7 @@ from posti_accounts.models import User
 from posti_accounts.queue import task_enqueue
 from posti_accounts.services import user_email_verified, user_password_set
 
-from . import deliverability, sending, throttle
+from . import deliverability, sender_slots, sending
 from .defaults import TEMPLATE_VARIABLES, campaign_default_templates
 from .models import ActionToken, Campaign, CampaignStartBatch, Delivery
 from .selectors import campaign_audience
@@ -307,7 +307,7 @@ def campaign_materialize_resume(*, campaign_id: int, batch_size: int | None = No
     (its heartbeat is fresh) or nothing is left."""
     if Campaign.objects.filter(pk=campaign_id, materialized_at__isnull=False).exists():
         return 0
-    if not throttle.sender_slot_claim(campaign_id=campaign_id, slot=START_SLOT):
+    if not sender_slots.sender_slot_claim(campaign_id=campaign_id, slot=START_SLOT):
         return 0
     inserted = 0
     try:
@@ -316,9 +316,9 @@ def campaign_materialize_resume(*, campaign_id: int, batch_size: int | None = No
             inserted += result.deliveries
             if result.last:
                 return inserted
-            throttle.sender_slot_mark(campaign_id=campaign_id, slot=START_SLOT)
+            sender_slots.sender_slot_mark(campaign_id=campaign_id, slot=START_SLOT)
     finally:
-        throttle.sender_slot_release(campaign_id=campaign_id, slot=START_SLOT)
+        sender_slots.sender_slot_release(campaign_id=campaign_id, slot=START_SLOT)
 
 
 def campaign_start(
@@ -404,7 +404,7 @@ def campaign_kick(*, campaign_id: int) -> int:
     slots = 1 if settings.CELERY_TASK_ALWAYS_EAGER else settings.CAMPAIGN_SEND_CONCURRENCY
     kicked = 0
     for slot in range(slots):
-        if throttle.sender_slot_claim(campaign_id=campaign_id, slot=slot):
+        if sender_slots.sender_slot_claim(campaign_id=campaign_id, slot=slot):
             task_enqueue(CAMPAIGN_SEND_TASK, campaign_id, slot, queue=settings.CAMPAIGN_QUEUE)
             kicked += 1
     return kicked
@@ -419,15 +419,15 @@ def campaign_send_run(*, campaign_id: int, slot: int = 0) -> str:
     try:
         sent, reason = sending.campaign_send_loop(campaign_id=campaign_id, slot=slot)
     except BaseException:
-        throttle.sender_slot_release(campaign_id=campaign_id, slot=slot)
+        sender_slots.sender_slot_release(campaign_id=campaign_id, slot=slot)
         raise
     logger.info("campaign %s: sent %s, %s", campaign_id, sent, reason)
     if reason == "budget" and not settings.CELERY_TASK_ALWAYS_EAGER:
-        throttle.sender_slot_mark(campaign_id=campaign_id, slot=slot)
+        sender_slots.sender_slot_mark(campaign_id=campaign_id, slot=slot)
         task_enqueue(CAMPAIGN_SEND_TASK, campaign_id, slot, queue=settings.CAMPAIGN_QUEUE)
         return reason
     # Idle, stopped, throttled or SMTP down.
-    throttle.sender_slot_release(campaign_id=campaign_id, slot=slot)
+    sender_slots.sender_slot_release(campaign_id=campaign_id, slot=slot)
     return reason
 
 
