@@ -29,6 +29,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy kernel */services.py */selectors.py */services/ organizations/rollout_selectors.py
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -5,7 +5,7 @@ counters (allauth's login, sign-up and reset limits, the API throttles) and shor
 values. While Redis is down every read is a miss and every write is dropped, so pages and
 the API keep working; the rate limits are then not enforced (fail open) and come back by
 themselves with Redis. A warning is logged at most once a minute per process, and /readyz
-reports the outage. (Campaign sending uses Redis directly, see notifications/throttle.py:
+reports the outage. (Campaign sending uses Redis directly, see notifications/redis_client.py:
 it waits for Redis, like the Celery broker.)
 """
 

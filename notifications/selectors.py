@@ -243,7 +243,7 @@ def campaign_audience_description(*, campaign: Campaign) -> tuple[list[str], lis
         if names:
             shown = ", ".join(names[:10]) + (" …" if len(names) > 10 else "")
             narrowing.append(gettext("members of: %(names)s") % {"names": shown})
-    if campaign.audience_eservice_id:
+    if campaign.audience_eservice is not None:
         narrowing.append(
             gettext("users of the e-service %(name)s") % {"name": campaign.audience_eservice.name}
         )
@@ -266,7 +266,7 @@ def campaign_audience_description(*, campaign: Campaign) -> tuple[list[str], lis
             gettext("who last logged in before %(date)s (or never)")
             % {"date": _when(campaign.audience_last_login_before)}
         )
-    if campaign.audience_legacy_service_id:
+    if campaign.audience_legacy_service is not None:
         narrowing.append(
             gettext("migrated from the legacy service %(name)s")
             % {"name": campaign.audience_legacy_service.name}
@@ -276,7 +276,7 @@ def campaign_audience_description(*, campaign: Campaign) -> tuple[list[str], lis
         if campaign.audience_include_staff
         else gettext("Staff accounts are left out.")
     ]
-    if _done_since(campaign) is not None:
+    if campaign.skip_done_since is not None and _done_since(campaign) is not None:
         notes.append(
             gettext("Those who have already done it since %(date)s are skipped.")
             % {"date": _when(campaign.skip_done_since)}

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -35,7 +36,7 @@ from django.utils.http import urlencode
 from kernel.tokens import token_hash
 from organizations.models import Membership
 
-from . import throttle
+from . import send_journal, sender_slots, throttle
 from .deliverability import deliveries_bounced_at_send
 from .models import ActionToken, Campaign, Delivery, delivery_message_id
 
@@ -99,7 +100,7 @@ def deliveries_reclaim_stale(*, campaign_id: int, now: datetime, limit: int = 10
     )
     if not stale:
         return 0
-    journal = throttle.journal_sent_among(stale)
+    journal = send_journal.journal_sent_among(stale)
     # The UPDATEs repeat the staleness condition: another worker may have reclaimed and
     # claimed some of these rows afresh since they were read above.
     still_stale = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=cutoff)
@@ -265,32 +266,72 @@ def deliveries_send_batch(
     batch_size: int | None = None,
     slot: int | None = None,
 ) -> BatchResult:
-    """Claim, render and send one batch of a sending campaign. A bounded number of queries
-    whatever the batch size (claim, recipients, organizations, tokens, outcome)."""
+    """Claim, render and send one batch of a sending campaign, then record the outcome. A
+    bounded number of queries whatever the batch size (claim, recipients, organizations,
+    tokens, outcome)."""
     result = BatchResult()
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None or campaign.status != Campaign.Status.SENDING:
         result.stopped = True
         return result
     now = clock()
-    want = batch_size or settings.CAMPAIGN_BATCH_SIZE
+    # Stop sending this batch well before its claim could be taken for a dead worker's;
+    # rows not reached go back to the queue. The SMTP timeout keeps a hung server from
+    # holding the batch past that point.
+    give_up_at = time.monotonic() + settings.CAMPAIGN_CLAIM_TIMEOUT_SECONDS / 2
+    claimed = _batch_claim(
+        campaign=campaign, want=batch_size or settings.CAMPAIGN_BATCH_SIZE, now=now, result=result
+    )
+    if not claimed:
+        return result
+    if slot is not None:
+        sender_slots.sender_slot_mark(campaign_id=campaign.pk, slot=slot)
+    prepared = _batch_render_prepare(campaign=campaign, claimed=claimed, now=now)
+    outcome = _batch_send(
+        campaign=campaign, claimed=claimed, prepared=prepared, now=now, give_up_at=give_up_at
+    )
+    _batch_record(outcome=outcome, claimed_at=now, clock=clock)
+    result.connection_failed = outcome.connection_failed
+    result.sent = len(outcome.sent)
+    result.failed = sum(len(v) for v in outcome.permanent.values())
+    result.retried = sum(len(v) for v in outcome.transient.values())
+    result.errors = list(outcome.permanent) + list(outcome.transient)
+    return result
+
+
+def _batch_claim(
+    *, campaign: Campaign, want: int, now: datetime, result: BatchResult
+) -> list[tuple[int, int]]:
+    """Step 1, claim: take up to `want` sends from the campaign's throttle budget and claim
+    that many due deliveries, as (delivery id, user id). Notes on `result` whether the batch
+    was throttled and how many rows it claimed."""
     granted = throttle.throttle_acquire(
         campaign_id=campaign.pk, per_minute=campaign.throttle_per_minute, want=want, now=now
     )
     if granted <= 0:
         result.throttled = True
-        return result
-    # Stop sending this batch well before its claim could be taken for a dead worker's;
-    # rows not reached go back to the queue. The SMTP timeout keeps a hung server from
-    # holding the batch past that point.
-    claim_timeout = settings.CAMPAIGN_CLAIM_TIMEOUT_SECONDS
-    give_up_at = time.monotonic() + claim_timeout / 2
+        return []
     claimed = deliveries_claim(campaign_id=campaign.pk, limit=granted, now=now)
     result.claimed = len(claimed)
-    if not claimed:
-        return result
-    if slot is not None:
-        throttle.sender_slot_mark(campaign_id=campaign.pk, slot=slot)
+    return claimed
+
+
+@dataclass
+class _Prepared:
+    """What rendering the batch's messages needs, loaded once for the whole batch."""
+
+    users: dict[int, Any]  # active recipients by user id
+    org_names: dict[int, str]
+    tokens: dict[int, str]  # action-link tokens by delivery id
+    renderer: CampaignRenderer
+    plain_url: str
+
+
+def _batch_render_prepare(
+    *, campaign: Campaign, claimed: list[tuple[int, int]], now: datetime
+) -> _Prepared:
+    """Step 2, render (the batch part): the active recipients, their organization names and,
+    for the kinds with an action link, a fresh token per delivery; a query each."""
     user_ids = [user_id for _pk, user_id in claimed]
     users = {
         u.pk: u
@@ -300,85 +341,113 @@ def deliveries_send_batch(
             "pk", "email", "first_name", "last_name", "preferred_language", "email_undeliverable_at"
         )
     }
-    org_names = organization_names_for(user_ids)
     tokens: dict[int, str] = {}
     if campaign.kind in LINK_KINDS:
         tokens = action_tokens_issue(
             recipients={pk: users[u].email for pk, u in claimed if u in users}, now=now
         )
-    renderer = CampaignRenderer(campaign)
-    plain_url = action_url_for(campaign=campaign, token=None)
+    return _Prepared(
+        users=users,
+        org_names=organization_names_for(user_ids),
+        tokens=tokens,
+        renderer=CampaignRenderer(campaign),
+        plain_url=action_url_for(campaign=campaign, token=None),
+    )
 
-    sent: list[int] = []
-    permanent: dict[str, list[int]] = defaultdict(list)
-    transient: dict[str, list[int]] = defaultdict(list)
-    unsent: list[int] = []
-    journal = throttle.SendJournal()
+
+def _message_render(
+    *, campaign: Campaign, prepared: _Prepared, pk: int, user: Any
+) -> EmailMultiAlternatives:
+    """Step 2, render (one message): the delivery's email in its recipient's language, with
+    its own Message-ID and the delivery id as metadata for the provider's tracking events."""
+    subject, body = prepared.renderer.render(
+        user=user,
+        action_url=(
+            action_url_for(campaign=campaign, token=prepared.tokens[pk])
+            if pk in prepared.tokens
+            else prepared.plain_url
+        ),
+        organization_names=prepared.org_names.get(user.pk, ""),
+    )
+    message = EmailMultiAlternatives(
+        subject,
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        [user.email],
+        headers={"Message-ID": delivery_message_id(campaign_id=campaign.pk, delivery_id=pk)},
+    )
+    # Carried back by an email provider's tracking events (anymail; SMTP ignores it).
+    message.metadata = {"delivery_id": str(pk)}  # type: ignore[attr-defined]  # anymail reads it
+    return message
+
+
+@dataclass
+class _Outcome:
+    """What happened to each claimed delivery of a batch (ids), for `_batch_record`."""
+
+    sent: list[int] = field(default_factory=list)
+    permanent: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    transient: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    unsent: list[int] = field(default_factory=list)  # never tried: back to the queue
+    skipped: list[int] = field(default_factory=list)  # recipient deactivated
+    bounced: dict[int, str] = field(default_factory=dict)  # refused at sending: the error
+    provider_ids: dict[int, str] = field(default_factory=dict)
+    not_working: list[int] = field(default_factory=list)  # address marked not working
+    connection_failed: bool = False
+
+
+def _batch_send(
+    *,
+    campaign: Campaign,
+    claimed: list[tuple[int, int]],
+    prepared: _Prepared,
+    now: datetime,
+    give_up_at: float,
+) -> _Outcome:
+    """Step 3, send: render and send each claimed delivery over one SMTP connection, journal
+    each accepted message before the next, and stop early (the rest unsent) when the time is
+    up, the connection breaks or the journal is unreachable."""
+    outcome = _Outcome()
+    journal = send_journal.SendJournal()
     # One message is up to ~4 SMTP round trips (MAIL, RCPT, DATA, end of data): with this
     # socket timeout even a hung server cannot stretch the last message past the claim.
-    smtp = get_connection(timeout=min(settings.EMAIL_TIMEOUT or 60, claim_timeout / 8))
+    timeout = min(settings.EMAIL_TIMEOUT or 60, settings.CAMPAIGN_CLAIM_TIMEOUT_SECONDS / 8)
+    smtp = get_connection(timeout=timeout)
     try:
         smtp.open()
     except Exception as exc:  # the server is unreachable: nothing of this batch was tried
-        transient[_error_text(exc)].extend(pk for pk, _u in claimed)
+        outcome.transient[_error_text(exc)].extend(pk for pk, _u in claimed)
         claimed = []
-        result.connection_failed = True
-    skipped: list[int] = []
-    bounced: dict[int, str] = {}
-    provider_ids: dict[int, str] = {}
-    not_working: list[int] = []
+        outcome.connection_failed = True
     for index, (pk, user_id) in enumerate(claimed):
         if time.monotonic() > give_up_at:
-            unsent = [row_pk for row_pk, _u in claimed[index:]]
+            outcome.unsent = [row_pk for row_pk, _u in claimed[index:]]
             break
-        user = users.get(user_id)
+        user = prepared.users.get(user_id)
         if user is None:  # deactivated (or deleted) since the campaign started
-            skipped.append(pk)
+            outcome.skipped.append(pk)
             continue
         if user.email_undeliverable_at is not None:  # found not to work since the start
-            not_working.append(pk)
+            outcome.not_working.append(pk)
             continue
         try:
-            subject, body = renderer.render(
-                user=user,
-                action_url=(
-                    action_url_for(campaign=campaign, token=tokens[pk])
-                    if pk in tokens
-                    else plain_url
-                ),
-                organization_names=org_names.get(user_id, ""),
-            )
-            message = EmailMultiAlternatives(
-                subject,
-                body,
-                settings.DEFAULT_FROM_EMAIL,
-                [user.email],
-                headers={
-                    "Message-ID": delivery_message_id(campaign_id=campaign.pk, delivery_id=pk)
-                },
-            )
-            # Carried back by an email provider's tracking events (anymail; SMTP ignores it).
-            message.metadata = {"delivery_id": str(pk)}
+            message = _message_render(campaign=campaign, prepared=prepared, pk=pk, user=user)
             smtp.send_messages([message])
         except Exception as exc:
-            is_permanent, broken = _classify(exc)
-            (permanent if is_permanent else transient)[_error_text(exc)].append(pk)
-            if is_permanent and isinstance(exc, smtplib.SMTPRecipientsRefused):
-                bounced[pk] = _error_text(exc)  # a hard bounce: the address does not work
-            if broken:
-                unsent = [row_pk for row_pk, _u in claimed[index + 1 :]]
-                result.connection_failed = True
+            if _send_failed(outcome=outcome, pk=pk, exc=exc):  # the connection broke
+                outcome.unsent = [row_pk for row_pk, _u in claimed[index + 1 :]]
+                outcome.connection_failed = True
                 break
             continue
-        sent.append(pk)
+        outcome.sent.append(pk)
         provider_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
         if provider_id:
-            provider_ids[pk] = str(provider_id)[:255]
+            outcome.provider_ids[pk] = str(provider_id)[:255]
         try:
             journal.record(delivery_id=pk, when=now)
         except Exception:  # journal unreachable: record what was sent and stop here
             logger.exception("campaign %s: send journal unavailable", campaign.pk)
-            unsent = [row_pk for row_pk, _u in claimed[index + 1 :]]
+            outcome.unsent = [row_pk for row_pk, _u in claimed[index + 1 :]]
             break
     with contextlib.suppress(Exception):  # closing a broken connection
         smtp.close()
@@ -386,28 +455,39 @@ def deliveries_send_batch(
         journal.close()
     except Exception:
         logger.exception("campaign %s: send journal unavailable", campaign.pk)
+    return outcome
 
+
+def _send_failed(*, outcome: _Outcome, pk: int, exc: Exception) -> bool:
+    """Note a delivery that could not be rendered or sent as failed (permanent) or to retry
+    (transient), and a refused recipient as a hard bounce. True if the SMTP connection is
+    broken, so the rest of the batch is not tried."""
+    is_permanent, broken = _classify(exc)
+    (outcome.permanent if is_permanent else outcome.transient)[_error_text(exc)].append(pk)
+    if is_permanent and isinstance(exc, smtplib.SMTPRecipientsRefused):
+        outcome.bounced[pk] = _error_text(exc)  # a hard bounce: the address does not work
+    return broken
+
+
+def _batch_record(*, outcome: _Outcome, claimed_at: datetime, clock: Clock) -> None:
+    """Step 4, record: the rows' new states in one transaction, then the provider's message
+    ids, the hard bounces and the rows skipped for a non-working address."""
     _record_outcome(
-        sent=sent,
-        permanent=permanent,
-        transient=transient,
-        unsent=unsent,
-        skipped=skipped,
-        claimed_at=now,
+        sent=outcome.sent,
+        permanent=outcome.permanent,
+        transient=outcome.transient,
+        unsent=outcome.unsent,
+        skipped=outcome.skipped,
+        claimed_at=claimed_at,
         now=clock(),
     )
     _record_provider_results(
-        provider_ids=provider_ids,
-        bounced=bounced,
-        not_working=not_working,
-        claimed_at=now,
+        provider_ids=outcome.provider_ids,
+        bounced=outcome.bounced,
+        not_working=outcome.not_working,
+        claimed_at=claimed_at,
         now=clock(),
     )
-    result.sent = len(sent)
-    result.failed = sum(len(v) for v in permanent.values())
-    result.retried = sum(len(v) for v in transient.values())
-    result.errors = list(permanent) + list(transient)
-    return result
 
 
 def _record_outcome(
@@ -452,7 +532,7 @@ def _record_outcome(
                 campaign__status=Campaign.Status.CANCELLED,
             ).update(status=Delivery.Status.SKIPPED)
     if sent:
-        throttle.journal_forget(sent)
+        send_journal.journal_forget(sent)
 
 
 def _record_provider_results(

@@ -25,10 +25,11 @@ from kernel.actors import actor_user
 from kernel.errors import ApplicationError
 from kernel.tokens import token_hash
 from posti_accounts.audit import audit_event_record
+from posti_accounts.models import User
 from posti_accounts.queue import task_enqueue
 from posti_accounts.services import user_email_verified, user_password_set
 
-from . import deliverability, sending, throttle
+from . import deliverability, sender_slots, sending
 from .defaults import TEMPLATE_VARIABLES, campaign_default_templates
 from .models import ActionToken, Campaign, CampaignStartBatch, Delivery
 from .selectors import campaign_audience
@@ -55,7 +56,7 @@ logger = logging.getLogger(__name__)
 
 CAMPAIGN_SEND_TASK = "notifications.tasks.campaign_send"
 CAMPAIGN_START_TASK = "notifications.tasks.campaign_start_task"
-REQUIRED_ACTIONS_BY_KIND = {
+REQUIRED_ACTIONS_BY_KIND: dict[str, dict[str, bool]] = {
     Campaign.Kind.VERIFY_AND_RENEW: {
         "requires_verify_email": True,
         "requires_update_password": True,
@@ -64,7 +65,7 @@ REQUIRED_ACTIONS_BY_KIND = {
 }
 
 
-def _audit(*, actor, action: str, campaign: Campaign, request=None, **details) -> None:
+def _audit(*, actor: User | None, action: str, campaign: Campaign, request=None, **details) -> None:
     audit_event_record(
         actor=actor,
         action=action,
@@ -102,7 +103,9 @@ def campaign_defaults_fill(*, campaign: Campaign) -> None:
 
 
 @transaction.atomic
-def campaign_create(*, actor, name: str, kind: str, organizations=(), **fields) -> Campaign:
+def campaign_create(
+    *, actor: User | None, name: str, kind: str, organizations=(), **fields
+) -> Campaign:
     campaign = Campaign(name=name, kind=kind, **fields)
     campaign_save(campaign=campaign, actor=actor, changed_fields=sorted(fields))
     if organizations:
@@ -112,7 +115,7 @@ def campaign_create(*, actor, name: str, kind: str, organizations=(), **fields) 
 
 @transaction.atomic
 def campaign_save(
-    *, campaign: Campaign, actor, changed_fields=(), request: HttpRequest | None = None
+    *, campaign: Campaign, actor: User | None, changed_fields=(), request: HttpRequest | None = None
 ) -> Campaign:
     """Create (no pk yet) or save a campaign as staff edited it: fills the default templates
     left empty and records who did it. The admin's form and `campaign_create` both come here;
@@ -134,7 +137,9 @@ def campaign_save(
 
 
 @transaction.atomic
-def campaign_schedule(*, campaign: Campaign, actor, at: datetime | None = None) -> Campaign:
+def campaign_schedule(
+    *, campaign: Campaign, actor: User | None, at: datetime | None = None
+) -> Campaign:
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status != Campaign.Status.DRAFT:
         raise ApplicationError(MSG_NOT_SCHEDULABLE, code="not_schedulable")
@@ -223,7 +228,9 @@ def _start_batch_size(batch_size: int | None) -> int:
 
 
 @transaction.atomic
-def campaign_start_open(*, campaign: Campaign, actor, now: datetime | None = None) -> Campaign:
+def campaign_start_open(
+    *, campaign: Campaign, actor: User | None, now: datetime | None = None
+) -> Campaign:
     """The start's first, short transaction: check and mark the campaign sending. The
     recipients are added by `campaign_start_batch`."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -300,7 +307,7 @@ def campaign_materialize_resume(*, campaign_id: int, batch_size: int | None = No
     (its heartbeat is fresh) or nothing is left."""
     if Campaign.objects.filter(pk=campaign_id, materialized_at__isnull=False).exists():
         return 0
-    if not throttle.sender_slot_claim(campaign_id=campaign_id, slot=START_SLOT):
+    if not sender_slots.sender_slot_claim(campaign_id=campaign_id, slot=START_SLOT):
         return 0
     inserted = 0
     try:
@@ -309,13 +316,17 @@ def campaign_materialize_resume(*, campaign_id: int, batch_size: int | None = No
             inserted += result.deliveries
             if result.last:
                 return inserted
-            throttle.sender_slot_mark(campaign_id=campaign_id, slot=START_SLOT)
+            sender_slots.sender_slot_mark(campaign_id=campaign_id, slot=START_SLOT)
     finally:
-        throttle.sender_slot_release(campaign_id=campaign_id, slot=START_SLOT)
+        sender_slots.sender_slot_release(campaign_id=campaign_id, slot=START_SLOT)
 
 
 def campaign_start(
-    *, campaign: Campaign, actor, now: datetime | None = None, batch_size: int | None = None
+    *,
+    campaign: Campaign,
+    actor: User | None,
+    now: datetime | None = None,
+    batch_size: int | None = None,
 ) -> Campaign:
     """Start a draft or scheduled campaign: mark it sending, then add its recipients in
     committed batches (each lets the senders in after its commit). Not one transaction on
@@ -327,7 +338,7 @@ def campaign_start(
 
 
 @transaction.atomic
-def campaign_start_request(*, campaign: Campaign, actor, request=None) -> Campaign:
+def campaign_start_request(*, campaign: Campaign, actor: User | None, request=None) -> Campaign:
     """ "Start now" from the admin: check the texts at once, then let a worker start it.
 
     Adding 2 million recipients takes tens of seconds, far too long for a web request, so
@@ -393,7 +404,7 @@ def campaign_kick(*, campaign_id: int) -> int:
     slots = 1 if settings.CELERY_TASK_ALWAYS_EAGER else settings.CAMPAIGN_SEND_CONCURRENCY
     kicked = 0
     for slot in range(slots):
-        if throttle.sender_slot_claim(campaign_id=campaign_id, slot=slot):
+        if sender_slots.sender_slot_claim(campaign_id=campaign_id, slot=slot):
             task_enqueue(CAMPAIGN_SEND_TASK, campaign_id, slot, queue=settings.CAMPAIGN_QUEUE)
             kicked += 1
     return kicked
@@ -408,15 +419,15 @@ def campaign_send_run(*, campaign_id: int, slot: int = 0) -> str:
     try:
         sent, reason = sending.campaign_send_loop(campaign_id=campaign_id, slot=slot)
     except BaseException:
-        throttle.sender_slot_release(campaign_id=campaign_id, slot=slot)
+        sender_slots.sender_slot_release(campaign_id=campaign_id, slot=slot)
         raise
     logger.info("campaign %s: sent %s, %s", campaign_id, sent, reason)
     if reason == "budget" and not settings.CELERY_TASK_ALWAYS_EAGER:
-        throttle.sender_slot_mark(campaign_id=campaign_id, slot=slot)
+        sender_slots.sender_slot_mark(campaign_id=campaign_id, slot=slot)
         task_enqueue(CAMPAIGN_SEND_TASK, campaign_id, slot, queue=settings.CAMPAIGN_QUEUE)
         return reason
     # Idle, stopped, throttled or SMTP down.
-    throttle.sender_slot_release(campaign_id=campaign_id, slot=slot)
+    sender_slots.sender_slot_release(campaign_id=campaign_id, slot=slot)
     return reason
 
 
@@ -449,7 +460,9 @@ def campaigns_dispatch_run(*, now=None) -> dict[str, int]:
     return {"started": started, "kicked": kicked}
 
 
-def _transition(*, campaign, actor, allowed, target, message, code, action, request=None):
+def _transition(
+    *, campaign, actor: User | None, allowed, target, message, code, action, request=None
+):
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status not in allowed:
         raise ApplicationError(message, code=code)
@@ -460,7 +473,7 @@ def _transition(*, campaign, actor, allowed, target, message, code, action, requ
 
 
 @transaction.atomic
-def campaign_pause(*, campaign: Campaign, actor, request=None) -> Campaign:
+def campaign_pause(*, campaign: Campaign, actor: User | None, request=None) -> Campaign:
     """Workers notice between batches; rows already claimed finish their batch."""
     return _transition(
         campaign=campaign,
@@ -475,7 +488,7 @@ def campaign_pause(*, campaign: Campaign, actor, request=None) -> Campaign:
 
 
 @transaction.atomic
-def campaign_resume(*, campaign: Campaign, actor, request=None) -> Campaign:
+def campaign_resume(*, campaign: Campaign, actor: User | None, request=None) -> Campaign:
     campaign = _transition(
         campaign=campaign,
         actor=actor,
@@ -495,7 +508,7 @@ def campaign_resume(*, campaign: Campaign, actor, request=None) -> Campaign:
 
 
 @transaction.atomic
-def campaign_cancel(*, campaign: Campaign, actor, request=None) -> Campaign:
+def campaign_cancel(*, campaign: Campaign, actor: User | None, request=None) -> Campaign:
     """Stops the campaign; every row not yet sent becomes `skipped`. Rows of a batch in
     flight finish it; those it puts back in the queue are skipped too (see sending)."""
     campaign = _transition(
@@ -526,7 +539,7 @@ def campaign_cancel(*, campaign: Campaign, actor, request=None) -> Campaign:
 
 @transaction.atomic
 def campaign_deliveries_retry(
-    *, campaign: Campaign, actor, delivery_ids: list[int] | None = None, request=None
+    *, campaign: Campaign, actor: User | None, delivery_ids: list[int] | None = None, request=None
 ) -> int:
     """Failed deliveries (all, or the given ones) go back to the queue with fresh attempts."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -576,8 +589,9 @@ def campaign_preview(*, campaign: Campaign, language: str, user) -> tuple[str, s
         raise ApplicationError(MSG_TEMPLATE_ERROR % {"error": exc}, code="template_error") from exc
 
 
-def campaign_test_send(*, campaign: Campaign, actor, language: str, request=None) -> None:
-    """Send the rendered email to the staff member themselves, marked as a test."""
+def campaign_test_send(*, campaign: Campaign, actor: User, language: str, request=None) -> None:
+    """Send the rendered email to the staff member themselves, marked as a test (a logged-in
+    staff member always: the address is theirs)."""
     subject, body = campaign_preview(campaign=campaign, language=language, user=actor)
     message = EmailMultiAlternatives(
         f"[TEST] {subject}", body, settings.DEFAULT_FROM_EMAIL, [actor.email]
@@ -603,7 +617,12 @@ def action_token_get(*, token: str) -> ActionToken:
         .first()
     )
     user = row.delivery.user if row is not None else None
-    if row is None or not user.is_active or (row.sent_to and row.sent_to != user.email):
+    if (
+        row is None
+        or user is None
+        or not user.is_active
+        or (row.sent_to and row.sent_to != user.email)
+    ):
         # An address changed since the email was sent: the link proves nothing about the
         # new one (it may have gone to a mailbox the person no longer controls).
         raise ApplicationError(MSG_LINK_INVALID, code="link_invalid")

@@ -144,6 +144,9 @@ class Invitation(models.Model):
     )
     # Only a hash of the token is stored; the token itself exists only in the email.
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The plain token, set (never stored) on the instance a create or resend service returns.
+    # A bare annotation: no field, no class attribute.
+    token: str
     expires_at = models.DateTimeField(_("expires at"))
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -168,7 +168,24 @@ def _flag(q: Q) -> ExpressionWrapper:
     return ExpressionWrapper(q, output_field=BooleanField())
 
 
-def _annotated(qs: QuerySet[Membership], conditions: dict[str, Q]) -> QuerySet[Membership]:
+class RolloutFlags(TypedDict):
+    """The per-member flags `_annotated` adds to a membership row."""
+
+    r_details: bool
+    r_email: bool
+    r_password: bool
+    r_undeliverable: bool
+    r_shared: bool
+    r_done: bool
+
+
+if TYPE_CHECKING:  # the alias exists for the type checker only (annotations are strings)
+    from django_stubs_ext import WithAnnotations
+
+    RolloutMember = WithAnnotations[Membership, RolloutFlags]
+
+
+def _annotated(qs: QuerySet[Membership], conditions: dict[str, Q]) -> QuerySet[RolloutMember]:
     return qs.select_related("user").annotate(
         r_details=_flag(conditions["details_confirmed"]),
         r_email=_flag(conditions["email_verified"]),
@@ -181,7 +198,7 @@ def _annotated(qs: QuerySet[Membership], conditions: dict[str, Q]) -> QuerySet[M
 
 def rollout_reminder_candidates(
     *, organization: Organization, now: datetime | None = None
-) -> QuerySet[Membership]:
+) -> QuerySet[RolloutMember]:
     """Members who are not done, can be emailed (active account, working address) and have not
     been reminded (by any organization) in the last 24 hours."""
     now = now or timezone.now()

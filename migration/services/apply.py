@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from kernel.actors import actor_user
 from posti_accounts.audit import audit_event_record
+from posti_accounts.models import User
 
 from ..models import MergePlan
 from . import apply_orm, apply_sql, org_review
@@ -49,7 +50,9 @@ def _use_sql() -> bool:
     return True
 
 
-def _apply_sequential(actor, batch_size: int, use_sql: bool, totals: dict[str, int]) -> None:
+def _apply_sequential(
+    actor: User | None, batch_size: int, use_sql: bool, totals: dict[str, int]
+) -> None:
     last = ""
     while True:
         emails = list(
@@ -70,13 +73,15 @@ def _apply_sequential(actor, batch_size: int, use_sql: bool, totals: dict[str, i
         batch_committed(totals["identities"])
 
 
-def _apply_parallel(actor, batch_size: int, workers: int, totals: dict[str, int]) -> None:
+def _apply_parallel(
+    actor: User | None, batch_size: int, workers: int, totals: dict[str, int]
+) -> None:
     """PostgreSQL outside a transaction: `workers` threads, each with its own connection,
     merge disjoint email ranges at once (identities never span two ranges; organizations are
     inserted in business ID order, so two batches creating the same ones wait for each
     other instead of deadlocking). Each batch is still one transaction: a failure stops the
     others after their current batch, and a rerun merges what is left."""
-    ranges = queue.SimpleQueue()
+    ranges: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
     for bounds in apply_sql.batch_bounds(batch_size):
         ranges.put(bounds)
     lock = threading.Lock()
@@ -110,7 +115,7 @@ def _apply_parallel(actor, batch_size: int, workers: int, totals: dict[str, int]
         raise failures[0]
 
 
-def legacy_accounts_merge(*, actor=None, batch_size: int | None = None) -> MergePlan:
+def legacy_accounts_merge(*, actor: User | None = None, batch_size: int | None = None) -> MergePlan:
     """Apply the plan. Each batch of identities is one transaction, so an interrupted run
     leaves only whole identities behind and a rerun continues where it stopped; a second
     run finds nothing left to merge and changes nothing. On PostgreSQL each batch is a

@@ -30,7 +30,7 @@ def _recency(account: LegacyAccount) -> tuple:
     return (account.last_login or _EPOCH, account.updated_at, account.pk)
 
 
-def merge_batch_orm(emails: list[str], actor, totals: dict[str, int]) -> None:
+def merge_batch_orm(emails: list[str], actor: User | None, totals: dict[str, int]) -> None:
     accounts = list(
         eligible_accounts().filter(email__in=emails).select_related(None).order_by("email", "id")
     )
@@ -182,7 +182,7 @@ def merge_batch_orm(emails: list[str], actor, totals: dict[str, int]) -> None:
     totals["accounts_merged"] += len(accounts)
 
 
-def organizations_create_orm(actor) -> int:
+def organizations_create_orm(actor: User | None) -> int:
     """The organization of every business ID of the eligible accounts that has none yet,
     named by its most recently used name (one transaction, before the batches)."""
     named: dict[str, tuple] = {}

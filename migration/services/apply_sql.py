@@ -64,7 +64,10 @@ class Param:
         self.value = value
 
 
-def _q(name: str) -> str:
+def _q(name: str | None) -> str:
+    """A quoted column or table name. The stubs type `Field.column` as optional; every column
+    quoted here is a concrete field's, which always has one."""
+    assert name is not None
     return connection.ops.quote_name(name)
 
 
@@ -73,7 +76,9 @@ def _table(model: type[models.Model]) -> str:
 
 
 def _col(model: type[models.Model], field: str) -> str:
-    return _q(model._meta.get_field(field).column)
+    concrete = model._meta.get_field(field)
+    assert isinstance(concrete, models.Field)  # a column, not a reverse relation
+    return _q(concrete.column)
 
 
 def _insert_parts(
@@ -189,7 +194,7 @@ def merge_prepare() -> None:
         cursor.execute(f"ANALYZE {_table(LegacyAccount)}")
 
 
-def organizations_create(*, actor) -> int:
+def organizations_create(*, actor: User | None) -> int:
     """Create, in one statement, the organization of every business ID of the eligible
     accounts that has none yet, named by its most recently used name, with an
     `organization.created` audit event each. Runs before the batches, so concurrent batches
@@ -283,7 +288,7 @@ def batch_bounds(batch_size: int) -> list[tuple[str, str]]:
 
 
 def merge_batch_retrying(
-    *, after: str, upto: str, actor, totals: dict[str, int], attempts: int = 3
+    *, after: str, upto: str, actor: User | None, totals: dict[str, int], attempts: int = 3
 ) -> None:
     """One batch in its own transaction; retried when PostgreSQL picked it as the victim of a
     deadlock with a concurrent batch (the retry starts from a clean slate)."""
@@ -318,7 +323,7 @@ def _la(field: str) -> str:
     return _col(LegacyAccount, field)
 
 
-def merge_batch_sql(*, after: str, upto: str, actor, totals: dict[str, int]) -> int:
+def merge_batch_sql(*, after: str, upto: str, actor: User | None, totals: dict[str, int]) -> int:
     """Merge every eligible account with `after < email <= upto` in named steps: stage,
     identities, users, email addresses, organizations, memberships, links, audit. Their
     organizations exist already (`organizations_create`); the caller holds the transaction.

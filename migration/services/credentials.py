@@ -25,7 +25,8 @@ def legacy_hashes_pending_ranges(*, batch_size: int) -> list[tuple[int, int]]:
         LegacyAccount.objects.filter(_unwrapped_weak()).order_by("id").values_list("id", flat=True)
     )
     ranges: list[tuple[int, int]] = []
-    first = last = None
+    first: int | None = None
+    last = 0
     count = 0
     for pk in ids.iterator(chunk_size=10000):
         if first is None:
@@ -87,7 +88,7 @@ def legacy_login_authenticate(
     email = UserManager.normalize_email(email)
     user = User.objects.filter(email=email).first() if "@" in email else None
     candidates = _candidate_accounts(user) if user is not None else []
-    if not candidates:
+    if user is None or not candidates:
         hashes.verify_dummy(password)
         return None
     matched = False

@@ -8,13 +8,14 @@ from django.utils import timezone
 from kernel.errors import ApplicationError
 from organizations.models import EService
 from posti_accounts.audit import audit_event_record
+from posti_accounts.models import User
 
 from ..models import LegacyAccount
 from .import_stage import MSG_UNKNOWN_SERVICE
 
 
 @transaction.atomic
-def legacy_credentials_retire(*, service_code: str, actor=None) -> int:
+def legacy_credentials_retire(*, service_code: str, actor: User | None = None) -> int:
     """Cut-over: the service's old usernames and passwords stop working."""
     service = EService.objects.filter(code=service_code).first()
     if service is None:

@@ -171,8 +171,8 @@ def datetime_text(value: str) -> str:
             if len(value) == 19 and value[10] in "T " and value[13] == ":" == value[16]:
                 return value  # already YYYY-MM-DDTHH:MM:SS
             return parsed.isoformat()
-    parsed = parse_datetime(value)
-    return parsed.isoformat() if parsed else NULL
+    loose = parse_datetime(value)
+    return loose.isoformat() if loose else NULL
 
 
 def hash_fast(value: str) -> tuple[str, str]:
@@ -312,4 +312,4 @@ class RowNormalizer:
         return username, f"{self.prefix}{body}\t{digest}{self.suffix}", warnings
 
 
-assert LegacyAccount._meta.get_field("role").max_length >= len("admin")
+assert (LegacyAccount._meta.get_field("role").max_length or 0) >= len("admin")

@@ -100,7 +100,7 @@ def _decode_chunk(data: bytes, encoding: str, explicit: bool, prepare: bool) -> 
         return [_decode_line(raw, encoding, explicit, fix) for raw in _split(data)]
     if "\x00" in text:
         return [None if "\x00" in line else fix(line) for line in _split_text(text)]
-    return _split_text(fix(text))
+    return list[str | None](_split_text(fix(text)))
 
 
 def _same(text: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from hashlib import blake2b
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -223,9 +224,9 @@ class _OrmSink:
         )
         return self.created, self.updated
 
-    def _values(self, line: str) -> dict:
+    def _values(self, line: str) -> dict[str, Any]:
         parts = line.split("\t")
-        values = {}
+        values: dict[str, Any] = {}
         for name, text in zip(_COPY_COLUMNS, parts, strict=True):
             if name in ("service_id", "import_run_id", *_CONSTANT_FIELDS):
                 continue
@@ -300,7 +301,7 @@ def legacy_accounts_import(
     path: str | Path,
     fmt: str | None = None,
     encoding: str | None = None,
-    actor=None,
+    actor: User | None = None,
     progress: Callable[[int], None] | None = None,
     start_wrap: bool = True,
 ) -> ImportResult:
@@ -360,7 +361,7 @@ def legacy_accounts_import(
     return ImportResult(run=run, errors=list(run.row_errors.all()[:1000]))
 
 
-def _inactive_credentials_end(service: EService, actor) -> int:
+def _inactive_credentials_end(service: EService, actor: User | None) -> int:
     """Delete the password hash of every account of `service` its export marks inactive.
 
     Rule (issue 12, finding 7): an account the old service has disabled never authenticates

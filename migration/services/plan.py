@@ -3,7 +3,7 @@ apply would do (a dry run, stored as a `MergePlan`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -70,8 +70,8 @@ def _reason_expression() -> Case:
     )
 
 
-def _name_mismatched(accounts: QuerySet[LegacyAccount]) -> QuerySet[LegacyAccount]:
-    """The emails of `accounts` that carry more than one name."""
+def _name_mismatched(accounts: QuerySet[LegacyAccount]) -> QuerySet[LegacyAccount, Any]:
+    """The emails of `accounts` that carry more than one name (a `values("email")` query)."""
     return (
         accounts.values("email")
         .annotate(names=Count(Concat("first_name", "last_name"), distinct=True))
@@ -175,7 +175,10 @@ def plan_report(*, name_conflicts: dict[str, list] | None = None) -> dict[str, A
         accounts=Count("id"),
         # People whose every legacy account is inactive: reported, never created.
         persons=Count(
-            "email", distinct=True, filter=Q(email_valid=True) & ~Exists(active_elsewhere)
+            "email",
+            distinct=True,
+            # A non-empty Q combined with a condition is a Q (the stubs say Combinable).
+            filter=cast(Q, Q(email_valid=True) & ~Exists(active_elsewhere)),
         ),
     )
     return {
@@ -204,7 +207,7 @@ def plan_report(*, name_conflicts: dict[str, list] | None = None) -> dict[str, A
     }
 
 
-def legacy_merge_plan(*, actor=None) -> MergePlan:
+def legacy_merge_plan(*, actor: User | None = None) -> MergePlan:
     """Dry run: classify conflicts (the admin's review queue) and store the plan report."""
     with migration_lock():
         accounts_classify()

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kernel.errors import ApplicationError
 from posti_accounts.audit import audit_event_record
+from posti_accounts.models import User
 
 from ..models import LegacyAccount
 from .import_normalize import normalize_email
@@ -18,7 +19,9 @@ _REVIEWABLE = (LegacyAccount.State.IMPORTED, LegacyAccount.State.CONFLICT)
 
 
 @transaction.atomic
-def legacy_account_fix_email(*, account: LegacyAccount, email: str, actor) -> LegacyAccount:
+def legacy_account_fix_email(
+    *, account: LegacyAccount, email: str, actor: User | None
+) -> LegacyAccount:
     """Correct the email of a legacy account; the next plan classifies it again."""
     if account.state not in _REVIEWABLE:
         raise ApplicationError(MSG_NOT_REVIEWABLE, code="not_reviewable")
@@ -39,7 +42,7 @@ def legacy_account_fix_email(*, account: LegacyAccount, email: str, actor) -> Le
 
 
 @transaction.atomic
-def legacy_accounts_drop(*, account_ids: list[int], actor) -> int:
+def legacy_accounts_drop(*, account_ids: list[int], actor: User | None) -> int:
     """Drop legacy accounts from the migration: never merged, their hash deleted."""
     count = LegacyAccount.objects.filter(pk__in=account_ids, state__in=_REVIEWABLE).update(
         state=LegacyAccount.State.DROPPED,

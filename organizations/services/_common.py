@@ -110,7 +110,9 @@ def role_normalize(value: str | None) -> str:
     role = ROLE_ALIASES.get(key)
     if role is None and key in _AMBIGUOUS_ROLES:
         # A legacy "admin" may mean a main user or just a service admin: never guessed.
-        raise ApplicationError(MSG_ROLE_AMBIGUOUS % {"role": value.strip()}, code="invalid_role")
+        raise ApplicationError(
+            MSG_ROLE_AMBIGUOUS % {"role": (value or "").strip()}, code="invalid_role"
+        )
     if role is None:
         raise ApplicationError(MSG_INVALID_ROLE, code="invalid_role")
     return str(role)

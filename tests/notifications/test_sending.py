@@ -6,7 +6,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from kernel.errors import ApplicationError
-from notifications import sending, services, throttle
+from notifications import redis_client, send_journal, sender_slots, sending, services, throttle
 from notifications.models import Campaign, Delivery, delivery_message_id
 from tests.factories import MembershipFactory, OrganizationFactory
 
@@ -194,7 +194,7 @@ def test_stale_claims_reclaimed_without_resending_journaled(
     claimed = sending.deliveries_claim(campaign_id=campaign.pk, limit=5, now=clock())
     sent_before_crash = [pk for pk, _ in claimed[:2]]
     for pk in sent_before_crash:
-        throttle.journal_record_sent(delivery_id=pk, when=clock())
+        send_journal.journal_record_sent(delivery_id=pk, when=clock())
     # Not yet stale: nothing is reclaimed, nothing claimable.
     clock.advance(seconds=299)
     assert sending.deliveries_reclaim_stale(campaign_id=campaign.pk, now=clock()) == 0
@@ -286,7 +286,7 @@ def test_throttle_and_journal_on_redis(settings, clock):
         }
     }
     settings.CAMPAIGN_CACHE_PREFIX = f"campaign-test-{uuid.uuid4().hex}"
-    client = throttle._redis()
+    client = redis_client.redis_client()
     try:
         now = clock()
         grants = [
@@ -298,15 +298,15 @@ def test_throttle_and_journal_on_redis(settings, clock):
         assert (
             throttle.throttle_acquire(campaign_id=1, per_minute=250, want=100, now=clock()) == 100
         )
-        throttle.journal_record_sent(delivery_id=5, when=now)
-        assert set(throttle.journal_sent_among([4, 5, 6])) == {5}
-        throttle.journal_forget([5])
-        assert throttle.journal_sent_among([5]) == {}
-        assert throttle.sender_slot_claim(campaign_id=1, slot=0) is True
-        assert throttle.sender_slot_claim(campaign_id=1, slot=0) is False
-        assert throttle.sender_slot_claim(campaign_id=1, slot=1) is True
-        throttle.sender_slot_release(campaign_id=1, slot=0)
-        assert throttle.sender_slot_claim(campaign_id=1, slot=0) is True
+        send_journal.journal_record_sent(delivery_id=5, when=now)
+        assert set(send_journal.journal_sent_among([4, 5, 6])) == {5}
+        send_journal.journal_forget([5])
+        assert send_journal.journal_sent_among([5]) == {}
+        assert sender_slots.sender_slot_claim(campaign_id=1, slot=0) is True
+        assert sender_slots.sender_slot_claim(campaign_id=1, slot=0) is False
+        assert sender_slots.sender_slot_claim(campaign_id=1, slot=1) is True
+        sender_slots.sender_slot_release(campaign_id=1, slot=0)
+        assert sender_slots.sender_slot_claim(campaign_id=1, slot=0) is True
     finally:
         keys = list(client.scan_iter(match=f"{settings.CAMPAIGN_CACHE_PREFIX}:*"))
         if keys:
@@ -346,7 +346,7 @@ def test_reclaim_race_leaves_fresh_claims_alone(
         fresh.extend(sending.deliveries_claim(campaign_id=campaign.pk, limit=10, now=clock()))
         return {}
 
-    monkeypatch.setattr(throttle, "journal_sent_among", interleaved)
+    monkeypatch.setattr(send_journal, "journal_sent_among", interleaved)
     sending.deliveries_reclaim_stale(campaign_id=campaign.pk, now=clock())
     assert sorted(fresh) == sorted(dead)
     rows = Delivery.objects.filter(campaign=campaign)
@@ -453,7 +453,7 @@ def test_cancel_settles_a_dead_workers_rows(make_user, make_campaign, staff, clo
     dead = sending.deliveries_claim(
         campaign_id=campaign.pk, limit=10, now=timezone.now() - timedelta(seconds=61)
     )
-    throttle.journal_record_sent(delivery_id=dead[0][0], when=clock())  # sent before dying
+    send_journal.journal_record_sent(delivery_id=dead[0][0], when=clock())  # sent before dying
     services.campaign_cancel(campaign=campaign, actor=staff)
     statuses = dict(Delivery.objects.filter(campaign=campaign).values_list("pk", "status"))
     assert statuses == {

@@ -4,7 +4,7 @@ itself for later, and kicking a campaign again never piles up senders."""
 import pytest
 from django.core import mail
 
-from notifications import services, tasks, throttle
+from notifications import sender_slots, services, tasks
 from notifications.models import Campaign, Delivery
 
 from .conftest import start
@@ -65,7 +65,7 @@ def test_throttled_sender_schedules_nothing(make_user, make_campaign, staff, bro
     assert len(mail.outbox) == 1
     # No countdown/ETA task: the dispatcher's next tick brings the sender back.
     assert broker == []
-    assert throttle.sender_slot_claim(campaign_id=campaign.pk, slot=0) is True
+    assert sender_slots.sender_slot_claim(campaign_id=campaign.pk, slot=0) is True
 
 
 def test_budget_continues_in_the_same_slot_without_delay(
