@@ -275,7 +275,7 @@ def main() -> int:
         line("import (all files)", import_time)
         line("merge (apply)", merge_time)
         line("import + merge", ours)
-        print(f"{'ratio to floor:':28} {ours / floor:8.1f}x (target <= 8 at 1,000,000 rows)")
+        print(f"{'ratio to raw COPY:':28} {ours / floor:8.1f}x (the old 8x target is withdrawn)")
         line("writes floor", writes)
         print(
             f"{'':28} = {writes / floor:.1f}x the COPY floor: the rows written, bare INSERT .. "
@@ -283,7 +283,15 @@ def main() -> int:
         )
         print("  " + ", ".join(f"{name} {t:.1f}" for name, t in writes_parts.items()))
         print(f"{'ratio to writes floor:':28} {ours / writes:8.1f}x")
-        print(f"{'import peak memory:':28} {peak_mb:8.0f} MB (target <= 500 MB)")
+        # The essential floor: the rows that must exist when the job is done, without the
+        # rewrite of every staging row at merge (a cost of a design, not of the job).
+        essential = writes - writes_parts.get("staging rows (merge)", 0.0)
+        line("essential writes floor", essential)
+        print(
+            f"{'ratio to essential floor:':28} {ours / essential:8.1f}x (target <= 2.0 at "
+            f"1,000,000 rows; the essential floor is {essential / floor:.1f}x the raw COPY)"
+        )
+        print(f"{'import peak memory:':28} {peak_mb:8.0f} MB (target <= 300 MB)")
         print(
             f"{'hash wrapping:':28} {per_worker:8.1f} hashes/s per worker "
             f"({wrapped} wrapped in {wrap_time:.2f} s; {pending} weak hashes pending, "
