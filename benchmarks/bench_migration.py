@@ -245,7 +245,7 @@ def main() -> int:
             )
             return 0
         merged = _manage(env, [["merge_legacy_accounts"]])
-        merge_time, merge_out = merged["times"][0], merged["outputs"][0]
+        merge_time = merged["times"][0]
         ours = import_time + merge_time
 
         connection.close()
@@ -297,8 +297,17 @@ def main() -> int:
             f"({wrapped} wrapped in {wrap_time:.2f} s; {pending} weak hashes pending, "
             f"~{pending / per_worker / 3600 if per_worker else 0:.1f} worker-hours)"
         )
-        applied = merge_out.split('"applied"', 1)[-1][:400].replace("\n", " ")
-        print(f"merge result: {' '.join(applied.split())}")
+        from django.db.models import Count
+
+        from organizations.models import Membership, Organization
+        from posti_accounts.models import User
+
+        states = dict(LegacyAccount.objects.values_list("state").annotate(n=Count("id")).order_by())
+        print(
+            f"merge result: {User.objects.count():,} users, {Organization.objects.count():,} "
+            f"organizations, {Membership.objects.count():,} memberships; legacy accounts by "
+            f"state: {', '.join(f'{k} {v:,}' for k, v in sorted(states.items()))}"
+        )
     finally:
         from django.db import connections
 
