@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
@@ -138,19 +139,32 @@ def invitations_bulk_create(
     return report
 
 
-def _invitations_create(
-    *,
-    organization: Organization,
-    rows: Sequence[InviteRow],
-    services_override: list[EService] | None,
-    actor: User | None,
-    request: HttpRequest | None,
-) -> tuple[list[InviteOutcome], list[Invitation]]:
-    now = timezone.now()
-    organization = _lock_organization(organization.pk)
-    if not organization.is_active:
-        raise ApplicationError(MSG_ORGANIZATION_INACTIVE, code="organization_inactive")
-    # PostgreSQL refuses NUL in text parameters; such rows are reported invalid below.
+@dataclass
+class _InviteContext:
+    """What the rows are checked against, loaded once for the whole batch."""
+
+    now: datetime
+    services_by_code: dict[str, EService]
+    members: set[str]
+    open_invites: dict[str, Invitation]
+    languages: dict[str, str]
+
+
+@dataclass
+class _InvitePlan:
+    """The rows' outcomes and the invitations to write."""
+
+    report: list[InviteOutcome]
+    to_create: list[tuple[Invitation, str, list[EService]]]
+    expired_to_close: list[int]
+
+
+def _invite_context_load(
+    *, organization: Organization, rows: Sequence[InviteRow]
+) -> _InviteContext:
+    """Active e-services named by the rows, who is a member already, the open invitations and
+    the known people's languages: four queries, whatever the number of rows."""
+    # PostgreSQL refuses NUL in text parameters; such rows are reported invalid later.
     emails = {e for e in (UserManager.normalize_email(r.email) for r in rows) if "\x00" not in e}
     all_codes = {c.strip() for r in rows for c in r.services if c.strip() and "\x00" not in c}
     services_by_code = (
@@ -175,50 +189,63 @@ def _invitations_create(
     languages = dict(
         User.objects.filter(email__in=emails).values_list("email", "preferred_language")
     )
+    return _InviteContext(timezone.now(), services_by_code, members, open_invites, languages)
+
+
+def _invite_row_refusal(row: InviteRow, email: str) -> InviteOutcome | str:
+    """The row's invalid-input outcome, or its normalized role when the row is valid."""
+    try:
+        validate_email(email)
+        if len(email) > 254:
+            raise ValidationError("too long")
+    except ValidationError:
+        return InviteOutcome(
+            row.email.strip(), INVALID, str(MSG_INVALID_EMAIL), row.line, "invalid_email"
+        )
+    try:
+        return role_normalize(row.role)
+    except ApplicationError as exc:
+        return InviteOutcome(email, INVALID, str(exc.message), row.line, exc.code)
+
+
+def _invite_rows_plan(
+    *,
+    organization: Organization,
+    rows: Sequence[InviteRow],
+    context: _InviteContext,
+    services_override: list[EService] | None,
+    actor: User | None,
+) -> _InvitePlan:
+    """Each row's outcome (invalid, already a member, already invited, invited) and the
+    invitations to create; an open but expired invitation is replaced by the new one."""
+    plan = _InvitePlan([], [], [])
     seen: set[str] = set()
-    report: list[InviteOutcome] = []
-    to_create: list[tuple[Invitation, str, list[EService]]] = []
-    expired_to_close: list[int] = []
     for row in rows:
         email = UserManager.normalize_email(row.email)
-        try:
-            validate_email(email)
-            if len(email) > 254:
-                raise ValidationError("too long")
-        except ValidationError:
-            report.append(
-                InviteOutcome(
-                    row.email.strip(), INVALID, str(MSG_INVALID_EMAIL), row.line, "invalid_email"
-                )
-            )
+        refusal_or_role = _invite_row_refusal(row, email)
+        if isinstance(refusal_or_role, InviteOutcome):
+            plan.report.append(refusal_or_role)
             continue
-        try:
-            role = role_normalize(row.role)
-        except ApplicationError as exc:
-            report.append(InviteOutcome(email, INVALID, str(exc.message), row.line, exc.code))
-            continue
+        role = refusal_or_role
         codes = {c.strip() for c in row.services if c.strip()}
-        missing = codes - set(services_by_code)
+        missing = codes - set(context.services_by_code)
         if missing:
-            report.append(
-                InviteOutcome(
-                    email,
-                    INVALID,
-                    str(MSG_UNKNOWN_SERVICE % {"services": ", ".join(sorted(missing))}),
-                    row.line,
-                    "unknown_service",
-                )
+            message = str(MSG_UNKNOWN_SERVICE % {"services": ", ".join(sorted(missing))})
+            plan.report.append(InviteOutcome(email, INVALID, message, row.line, "unknown_service"))
+            continue
+        if email in context.members:
+            plan.report.append(
+                InviteOutcome(email, ALREADY_MEMBER, str(MSG_ALREADY_MEMBER), row.line)
             )
             continue
-        if email in members:
-            report.append(InviteOutcome(email, ALREADY_MEMBER, str(MSG_ALREADY_MEMBER), row.line))
-            continue
-        existing = open_invites.get(email)
-        if email in seen or (existing is not None and existing.expires_at > now):
-            report.append(InviteOutcome(email, ALREADY_INVITED, str(MSG_ALREADY_INVITED), row.line))
+        existing = context.open_invites.get(email)
+        if email in seen or (existing is not None and existing.expires_at > context.now):
+            plan.report.append(
+                InviteOutcome(email, ALREADY_INVITED, str(MSG_ALREADY_INVITED), row.line)
+            )
             continue
         if existing is not None:  # open but expired: replaced by the new one
-            expired_to_close.append(existing.pk)
+            plan.expired_to_close.append(existing.pk)
         seen.add(email)
         invitation, token = _invitation_build(
             organization=organization, email=email, role=role, actor=actor
@@ -226,34 +253,50 @@ def _invitations_create(
         services = (
             services_override
             if services_override is not None
-            else sorted((services_by_code[c] for c in codes), key=lambda s: s.code)
+            else sorted((context.services_by_code[c] for c in codes), key=lambda s: s.code)
         )
-        to_create.append((invitation, token, services))
-        report.append(
+        plan.to_create.append((invitation, token, services))
+        plan.report.append(
             InviteOutcome(
                 email, INVITED, "", row.line, role=role, services=tuple(s.code for s in services)
             )
         )
-    if not to_create:
-        return report, []
-    invitation_quota_check(organization=organization, count=len(to_create), actor=actor, now=now)
+    return plan
+
+
+def _invitations_write(*, plan: _InvitePlan, now: datetime) -> list[Invitation]:
+    """Close the replaced invitations, insert the new ones and their e-services (bulk)."""
     # No savepoint of its own: every caller runs this inside its transaction.atomic, which the
     # ApplicationError raised here rolls back whole (and the query budget has no room for one:
     # the quota count and the outbox INSERT took it).
     try:
-        if expired_to_close:
-            Invitation.objects.filter(pk__in=expired_to_close).update(revoked_at=now)
-        created = Invitation.objects.bulk_create([i for i, _t, _s in to_create])
+        if plan.expired_to_close:
+            Invitation.objects.filter(pk__in=plan.expired_to_close).update(revoked_at=now)
+        created = Invitation.objects.bulk_create([i for i, _t, _s in plan.to_create])
         through = Invitation.services.through
         through.objects.bulk_create(
             [
                 through(invitation_id=inv.pk, eservice_id=s.pk)
-                for inv, (_i, _t, services) in zip(created, to_create, strict=True)
+                for inv, (_i, _t, services) in zip(created, plan.to_create, strict=True)
                 for s in services
             ]
         )
     except IntegrityError as exc:
         raise ApplicationError(MSG_BULK_CONFLICT, code="conflict") from exc
+    return created
+
+
+def _invitations_audit_and_send(
+    *,
+    organization: Organization,
+    created: list[Invitation],
+    plan: _InvitePlan,
+    context: _InviteContext,
+    actor: User | None,
+    request: HttpRequest | None,
+) -> None:
+    """One audit event per invitation (one INSERT) and the emails (one outbox INSERT), each in
+    the invited person's language when they have an account."""
     actor_obj = actor_user(actor)
     ip = client_ip(request)
     audit_events_bulk_record(
@@ -269,23 +312,60 @@ def _invitations_create(
                     "services": [s.code for s in services],
                     "invitation_id": inv.pk,
                 },
-                created_at=now,
+                created_at=context.now,
             )
-            for inv, (_i, _t, services) in zip(created, to_create, strict=True)
+            for inv, (_i, _t, services) in zip(created, plan.to_create, strict=True)
         ]
     )
     fallback_language = _current_language()
     with email_batch():  # one outbox INSERT for all of them
-        for inv, (_i, token, _services) in zip(created, to_create, strict=True):
+        for inv, (_i, token, _services) in zip(created, plan.to_create, strict=True):
             inv.token = token
             inv.organization = organization
             _send_invitation_email(
                 invitation=inv,
                 token=token,
-                language=languages.get(inv.email, fallback_language),
+                language=context.languages.get(inv.email, fallback_language),
                 inviter=actor_obj,
             )
-    return report, created
+
+
+def _invitations_create(
+    *,
+    organization: Organization,
+    rows: Sequence[InviteRow],
+    services_override: list[EService] | None,
+    actor: User | None,
+    request: HttpRequest | None,
+) -> tuple[list[InviteOutcome], list[Invitation]]:
+    """Invite every valid row under the organization's lock: load, plan, check the quota,
+    write, audit and send. The caller's transaction makes it all or nothing."""
+    organization = _lock_organization(organization.pk)
+    if not organization.is_active:
+        raise ApplicationError(MSG_ORGANIZATION_INACTIVE, code="organization_inactive")
+    context = _invite_context_load(organization=organization, rows=rows)
+    plan = _invite_rows_plan(
+        organization=organization,
+        rows=rows,
+        context=context,
+        services_override=services_override,
+        actor=actor,
+    )
+    if not plan.to_create:
+        return plan.report, []
+    invitation_quota_check(
+        organization=organization, count=len(plan.to_create), actor=actor, now=context.now
+    )
+    created = _invitations_write(plan=plan, now=context.now)
+    _invitations_audit_and_send(
+        organization=organization,
+        created=created,
+        plan=plan,
+        context=context,
+        actor=actor,
+        request=request,
+    )
+    return plan.report, created
 
 
 @transaction.atomic
