@@ -31,6 +31,8 @@ def _recency(account: LegacyAccount) -> tuple:
 
 
 def merge_batch_orm(emails: list[str], actor: User | None, totals: dict[str, int]) -> None:
+    """The ORM path of one batch of identities (databases other than PostgreSQL), in the same
+    named steps as the SQL merge: users, memberships, links, audit."""
     accounts = list(
         eligible_accounts().filter(email__in=emails).select_related(None).order_by("email", "id")
     )
@@ -39,14 +41,30 @@ def merge_batch_orm(emails: list[str], actor: User | None, totals: dict[str, int
     by_email: dict[str, list[LegacyAccount]] = defaultdict(list)
     for account in accounts:
         by_email[account.email].append(account)
+    users, verified, new_users = _users_orm(by_email, actor)
+    memberships_created = _memberships_orm(accounts, users, verified, actor)
+    _links_orm(accounts)
+    created_emails = {u.email for u in new_users}
+    _audit_orm(by_email, users, created_emails, actor)
+    totals["identities"] += len(by_email)
+    totals["users_created"] += len(new_users)
+    totals["users_linked"] += len(by_email) - len(new_users)
+    totals["memberships_created"] += memberships_created
+    totals["accounts_merged"] += len(accounts)
+
+
+def _users_orm(
+    by_email: dict[str, list[LegacyAccount]], actor: User | None
+) -> tuple[dict[str, User], set[int], list[User]]:
+    """Create the missing users (with their EmailAddress rows), named and phoned by their most
+    recently used account; flag the existing ones. Returns users by email, the ids of those
+    with a verified primary address, and the users created."""
     users = {u.email: u for u in User.objects.filter(email__in=list(by_email))}
     verified = set(
         EmailAddress.objects.filter(
             user__in=list(users.values()), verified=True, primary=True
         ).values_list("user_id", flat=True)
     )
-
-    # Users: create the missing ones (with their EmailAddress rows), flag the existing ones.
     new_users: list[User] = []
     for email, group in by_email.items():
         if email in users:
@@ -85,8 +103,15 @@ def merge_batch_orm(emails: list[str], actor: User | None, totals: dict[str, int
         User.objects.filter(pk__in=existing_ids).exclude(pk__in=verified).update(
             requires_verify_email=True
         )
+    return users, verified, new_users
 
-    # Organizations by business ID (created before the batches by `_organizations_create`).
+
+def _memberships_orm(
+    accounts: list[LegacyAccount], users: dict[str, User], verified: set[int], actor: User | None
+) -> int:
+    """Memberships of the organizations (created before the batches) by business ID, pending
+    until the email is verified, main user when any account was an admin, with the accounts'
+    services. Returns how many memberships were created."""
     org_accounts: dict[str, list[LegacyAccount]] = defaultdict(list)
     for account in accounts:
         if account.business_id and account.business_id_valid:
@@ -94,8 +119,6 @@ def merge_batch_orm(emails: list[str], actor: User | None, totals: dict[str, int
     orgs = {
         o.business_id: o for o in Organization.objects.filter(business_id__in=list(org_accounts))
     }
-
-    # Memberships (pending until the email is verified) and service access.
     wanted: dict[tuple[int, int], dict[str, Any]] = {}
     for account in accounts:
         if not (account.business_id and account.business_id_valid):
@@ -153,14 +176,26 @@ def merge_batch_orm(emails: list[str], actor: User | None, totals: dict[str, int
         ],
         ignore_conflicts=True,
     )
+    return len(to_create)
 
-    # One set-based UPDATE links every account of the batch to its user by email.
+
+def _links_orm(accounts: list[LegacyAccount]) -> None:
+    """One set-based UPDATE links every account of the batch to its user by email."""
     LegacyAccount.objects.filter(pk__in=[a.pk for a in accounts]).update(
         user_id=Subquery(User.objects.filter(email=OuterRef("email")).values("pk")[:1]),
         state=State.MERGED,
         merged_at=timezone.now(),
         conflict_reason="",
     )
+
+
+def _audit_orm(
+    by_email: dict[str, list[LegacyAccount]],
+    users: dict[str, User],
+    created_emails: set[str],
+    actor: User | None,
+) -> None:
+    """One `legacy.merged` event per identity, naming its old accounts (one INSERT)."""
     actor_obj = actor_user(actor)
     events = [
         AuditEvent(
@@ -175,11 +210,6 @@ def merge_batch_orm(emails: list[str], actor: User | None, totals: dict[str, int
         for email, group in by_email.items()
     ]
     audit_events_bulk_record(events)
-    totals["identities"] += len(by_email)
-    totals["users_created"] += len(new_users)
-    totals["users_linked"] += len(by_email) - len(new_users)
-    totals["memberships_created"] += len(to_create)
-    totals["accounts_merged"] += len(accounts)
 
 
 def organizations_create_orm(actor: User | None) -> int:
