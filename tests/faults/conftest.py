@@ -16,9 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from tests.notifications.conftest import RecordingHandler
+from tests.notifications.conftest import (  # noqa: F401 - fixtures shared with the notifications tests
+    RecordingHandler,
+    free_port,
+    smtp_server,
+    smtp_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TIME_LIMIT_SECONDS = 240
@@ -30,12 +34,6 @@ def missing(what: str):
     if REQUIRE_SERVICES:
         pytest.fail(f"REQUIRE_SERVICES=1 but {what}")
     pytest.skip(what)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
@@ -172,29 +170,6 @@ def private_postgres():
         yield server
     finally:
         server.remove()
-
-
-@pytest.fixture
-def smtp_server():
-    handler = RecordingHandler()
-    handler.port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
-    controller.start()
-    handler.controller = controller
-    yield handler
-    controller.stop()
-
-
-@pytest.fixture
-def smtp_settings(settings, smtp_server):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = smtp_server.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 5
-    return smtp_server
 
 
 # The campaign fixtures (users and staff made through the services, a controllable clock).
