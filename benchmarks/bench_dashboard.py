@@ -13,18 +13,15 @@ Uses its own PostgreSQL database (created and dropped). No timing is asserted.
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_organizations import ADMIN_DB_URL, pg_admin, timed_get  # noqa: E402
+from bench_organizations import scratch_database_run, timed_get  # noqa: E402
 
 USERS_SQL = """
 INSERT INTO posti_accounts_user (
@@ -141,33 +138,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     args, _unknown = parser.parse_known_args()
 
-    db_name = f"bench_dash_{uuid.uuid4().hex[:8]}"
-    try:
-        pg_admin(f'CREATE DATABASE "{db_name}"')
-    except Exception as exc:  # noqa: BLE001 - no PostgreSQL: say so and skip
-        print(f"skipped: PostgreSQL is not available ({exc.__class__.__name__})")
-        return 0
-    os.environ["DATABASE_URL"] = ADMIN_DB_URL.rsplit("/", 1)[0] + "/" + db_name
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-    try:
-        import django
-
-        django.setup()
-        from django.conf import settings
-        from django.core.management import call_command
-        from django.test.utils import setup_test_environment
-
-        setup_test_environment()
+    def configure(settings) -> None:
         settings.ADMIN_REQUIRE_2FA = False  # the 2FA gate is not what is measured
-        logging.disable(logging.INFO)
-        call_command("migrate", verbosity=0, interactive=False)
-        run(args.users, args.repeat)
-    finally:
-        from django.db import connections
 
-        connections.close_all()
-        pg_admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-    return 0
+    return scratch_database_run(
+        "bench_dash", lambda: run(args.users, args.repeat), configure=configure
+    )
 
 
 if __name__ == "__main__":
